@@ -1,1 +1,11 @@
+//! Activity implementations: every side effect of the invoice workflows lives here, in structs
+//! that hold the clients they need (database pool, object storage, mail, payments) so the worker
+//! can inject real providers and tests can inject fakes.
+//!
+//! Each activity implements a contract from [`invoice_workflows::contracts`]; the
+//! `definition = ...` attribute makes a drift between contract and implementation a compile
+//! error rather than a stuck workflow.
 
+mod platform;
+
+pub use platform::PlatformActivities;

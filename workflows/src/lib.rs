@@ -1,1 +1,16 @@
+//! Deterministic workflow code for the invoice platform: workflow types, the contracts of the
+//! activities they call, task-queue names and workflow-id helpers.
+//!
+//! Nothing here may do I/O, read the clock or draw randomness: workflow code is replayed from
+//! history, so the worker (which registers these types) and the API (which starts them by name)
+//! both depend on this crate without pulling in any runtime.
 
+pub mod contracts;
+pub mod ids;
+pub mod ping;
+
+pub use ids::{invoice_workflow_id, parse_invoice_workflow_id};
+pub use ping::{PING_WORKFLOW_TYPE, PingWorkflow};
+
+/// The task queue every invoice workflow and activity runs on.
+pub const TASK_QUEUE: &str = "invoices";
