@@ -1,1 +1,102 @@
+//! The invoice platform's HTTP API: an axum router over Postgres (reads and owned writes) and
+//! Temporal (workflow starts, signals, updates). `router(state)` is public so that tests mount
+//! exactly what production serves.
 
+pub mod auth;
+pub mod config;
+pub mod customers;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod openapi;
+pub mod org;
+pub mod pagination;
+pub mod state;
+pub mod telemetry;
+pub mod temporal;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::{HeaderName, Request, Response};
+use axum::response::IntoResponse;
+use sqlx::postgres::PgPoolOptions;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::auth::jwt::JwtKeys;
+use crate::config::Config;
+use crate::error::ApiError;
+pub use crate::state::AppState;
+use crate::temporal::TemporalHandle;
+
+/// Migrations embedded at compile time, applied by `invoice-api migrate` and by tests.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Builds the state from configuration. Neither Postgres nor Temporal needs to be up yet:
+/// connections are made on first use, and `/ready` says when both answer.
+pub fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    let db = PgPoolOptions::new()
+        .max_connections(config.database_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy(&config.database_url)?;
+    let jwt = JwtKeys::new(
+        &config.auth.jwt_secret,
+        Duration::from_secs(config.auth.access_token_ttl_secs),
+    )?;
+    let temporal = TemporalHandle::new(&config.temporal.address, &config.temporal.namespace);
+    Ok(AppState {
+        db,
+        jwt: Arc::new(jwt),
+        auth: Arc::new(config.auth.clone()),
+        temporal: Arc::new(temporal),
+    })
+}
+
+/// The whole HTTP surface: routes, API docs, JSON errors for everything that is not a route,
+/// the body limit, request ids, request logs and panic recovery.
+pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
+    let (routes, openapi) = openapi::routes().split_for_parts();
+    let request_id = HeaderName::from_static("x-request-id");
+    routes
+        .merge(openapi::docs(openapi))
+        .fallback(|| async { ApiError::NotFound { message: "No such route.".into() } })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit_bytes))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+                    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %req.method(), route, request_id, status = tracing::field::Empty)
+                })
+                .on_request(())
+                .on_response(|res: &Response<_>, latency: Duration, span: &Span| {
+                    span.record("status", res.status().as_u16());
+                    tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
+                }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+        .with_state(state)
+}
+
+/// Creates the database if it does not exist yet, then applies pending migrations.
+pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
+    use sqlx::migrate::MigrateDatabase;
+    if !sqlx::Postgres::database_exists(database_url).await? {
+        sqlx::Postgres::create_database(database_url).await?;
+        tracing::info!("database created");
+    }
+    let pool = PgPoolOptions::new().max_connections(1).connect(database_url).await?;
+    MIGRATOR.run(&pool).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Access tokens: short-lived HS256 JWTs naming the user and the organisation they act in.
+//!
+//! Only HS256 is accepted, with a required expiry, issuer and audience, so `alg: none`, tokens
+//! signed with another algorithm or key, and tampered tokens all fail verification.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+const ISSUER: &str = "invoice-api";
+const AUDIENCE: &str = "invoice-api";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user.
+    pub sub: Uuid,
+    /// The organisation the token acts in.
+    pub org: Uuid,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: Uuid,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JwtError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is invalid: {0}")]
+    Invalid(jsonwebtoken::errors::Error),
+    #[error("could not sign the token: {0}")]
+    Sign(jsonwebtoken::errors::Error),
+}
+
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtKeys").field("ttl", &self.ttl).finish_non_exhaustive()
+    }
+}
+
+/// The secret is too short to make HS256 meaningful.
+#[derive(Debug, thiserror::Error)]
+#[error("JWT_SECRET must be at least 32 bytes long")]
+pub struct WeakSecret;
+
+impl JwtKeys {
+    pub fn new(secret: &SecretString, ttl: Duration) -> Result<Self, WeakSecret> {
+        let bytes = secret.expose_secret().as_bytes();
+        if bytes.len() < 32 {
+            return Err(WeakSecret);
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Ok(Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            validation,
+            ttl,
+        })
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(&self, user_id: Uuid, org_id: Uuid) -> Result<String, JwtError> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: user_id,
+            org: org_id,
+            iat: now,
+            exp: now + self.ttl.as_secs() as i64,
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            jti: Uuid::new_v4(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(JwtError::Sign)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, JwtError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|err| match err.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => JwtError::Expired,
+                _ => JwtError::Invalid(err),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(secret: &str) -> JwtKeys {
+        JwtKeys::new(&SecretString::from(secret.to_owned()), Duration::from_secs(60)).unwrap()
+    }
+
+    #[test]
+    fn round_trip() {
+        let k = keys("0123456789abcdef0123456789abcdef");
+        let (user, org) = (Uuid::new_v4(), Uuid::new_v4());
+        let claims = k.verify(&k.issue(user, org).unwrap()).unwrap();
+        assert_eq!((claims.sub, claims.org), (user, org));
+    }
+
+    #[test]
+    fn other_key_is_refused() {
+        let a = keys("0123456789abcdef0123456789abcdef");
+        let b = keys("fedcba9876543210fedcba9876543210");
+        let token = a.issue(Uuid::new_v4(), Uuid::new_v4()).unwrap();
+        assert!(matches!(b.verify(&token), Err(JwtError::Invalid(_))));
+    }
+
+    #[test]
+    fn short_secret_is_refused() {
+        assert!(
+            JwtKeys::new(&SecretString::from("short".to_owned()), Duration::from_secs(1)).is_err()
+        );
+    }
+}

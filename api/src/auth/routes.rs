@@ -1,0 +1,418 @@
+//! `/api/auth/*` and `/api/me`: registration (user + personal organisation), login with
+//! throttling, rotating refresh tokens, logout, and who-am-I.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{Auth, Principal, Role, password, secret, throttle};
+use crate::error::{ApiError, ApiResult, ErrorBody, FieldErrors};
+use crate::extract::{Json, PeerAddr};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "user@example.com")]
+    pub email: String,
+    /// 8 to 128 characters.
+    #[schema(example = "SecurePassword123!")]
+    pub password: String,
+    /// Name of the personal organisation; defaults to one derived from the email.
+    pub organization_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// Organisation to act in; defaults to the first one the user joined.
+    pub organization_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+    /// Switch to another organisation the user belongs to.
+    pub organization_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogoutRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationView {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipView {
+    pub organization: OrganizationView,
+    pub role: Role,
+}
+
+/// Tokens plus who they are for.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub access_token: String,
+    /// Single use: each refresh returns the next one.
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub user: UserView,
+    pub organization: OrganizationView,
+    pub role: Role,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    /// Absent when the caller is an API key.
+    pub user: Option<UserView>,
+    pub organization: OrganizationView,
+    pub role: Role,
+    /// Every organisation the user belongs to (for the organisation switcher).
+    pub memberships: Vec<MembershipView>,
+}
+
+/// Create an account and its personal organisation (the user is its owner).
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = Session), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn register(
+    State(state): State<AppState>,
+    Json(req): Json<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
+    let email = req.email.trim().to_owned();
+    let mut errors = FieldErrors::new();
+    if !invoice_domain::is_valid_email(&email) {
+        errors.add("email", "invalid_email", "Must be a valid email address.");
+    }
+    let pw_len = req.password.chars().count();
+    if pw_len < 8 {
+        errors.add("password", "too_short", "Must be at least 8 characters.");
+    } else if pw_len > 128 {
+        errors.add("password", "too_long", "Must be at most 128 characters.");
+    }
+    let org_name = match req.organization_name.as_deref().map(str::trim) {
+        Some(name) => {
+            errors.text("organizationName", name, 200);
+            name.to_owned()
+        }
+        None => format!("{}'s organisation", email.split('@').next().unwrap_or("My")),
+    };
+    errors.into_result()?;
+
+    let password_hash = password::hash(req.password).await?;
+    let (user_id, org_id) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut tx = state.db.begin().await?;
+    let created_at = sqlx::query_scalar!(
+        "INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3) RETURNING created_at",
+        user_id,
+        email,
+        password_hash
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|err| match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            ApiError::conflict("email_taken", "An account with this email already exists.")
+        }
+        _ => err.into(),
+    })?;
+    sqlx::query!("INSERT INTO organizations (id, name) VALUES ($1, $2)", org_id, org_name)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!(
+        "INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, 'owner')",
+        org_id,
+        user_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    let refresh_token =
+        insert_refresh_token(&mut tx, &state, user_id, org_id, Uuid::now_v7()).await?;
+    tx.commit().await?;
+    tracing::info!(user.id = %user_id, org.id = %org_id, "account registered");
+
+    let session = Session {
+        access_token: state.jwt.issue(user_id, org_id).map_err(anyhow::Error::from)?,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: state.jwt.ttl().as_secs(),
+        user: UserView { id: user_id, email, created_at },
+        organization: OrganizationView { id: org_id, name: org_name },
+        role: Role::Owner,
+    };
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// Log in with email and password. Failed attempts are limited per account and per client IP.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = Session), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn login(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Json<Session>> {
+    let email = req.email.trim();
+    let ip = client_ip(&headers, peer, state.auth.trust_forwarded_for);
+    let keys = throttle::Keys::new(email, ip);
+    throttle::check(&state.db, &state.auth, &keys).await?;
+
+    let user = sqlx::query!(
+        "SELECT id, email, password_hash, created_at FROM users WHERE lower(email) = lower($1)",
+        email
+    )
+    .fetch_optional(&state.db)
+    .await?;
+    let verified =
+        password::verify(req.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let Some(user) = user.filter(|_| verified) else {
+        throttle::record_failure(&state.db, &state.auth, &keys).await?;
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "The email or password is wrong.",
+        ));
+    };
+    throttle::clear_account(&state.db, &keys).await?;
+
+    let mut tx = state.db.begin().await?;
+    let (organization, role) = membership(&mut tx, user.id, req.organization_id).await?;
+    let refresh_token =
+        insert_refresh_token(&mut tx, &state, user.id, organization.id, Uuid::now_v7()).await?;
+    tx.commit().await?;
+    Ok(Json(Session {
+        access_token: state.jwt.issue(user.id, organization.id).map_err(anyhow::Error::from)?,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: state.jwt.ttl().as_secs(),
+        user: UserView { id: user.id, email: user.email, created_at: user.created_at },
+        organization,
+        role,
+    }))
+}
+
+/// Trade a refresh token for a new access token and the next refresh token. A refresh token
+/// works once: presenting a used one revokes every token of its session.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = Session), (status = 401, body = ErrorBody)))]
+async fn refresh(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> ApiResult<Json<Session>> {
+    let invalid = || {
+        ApiError::unauthorized(
+            "invalid_refresh_token",
+            "The refresh token is not valid; log in again.",
+        )
+    };
+    let mut tx = state.db.begin().await?;
+    let row = sqlx::query!(
+        "SELECT id, user_id, org_id, family_id, expires_at, revoked_at
+         FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+        secret::sha256(&req.refresh_token)
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(invalid)?;
+    if row.revoked_at.is_some() {
+        // Reuse of a rotated token: someone holds a copy. End the whole session.
+        sqlx::query!(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+            row.family_id
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(user.id = %row.user_id, "refresh token reused; session revoked");
+        return Err(ApiError::unauthorized(
+            "refresh_token_reused",
+            "This refresh token was already used; log in again.",
+        ));
+    }
+    if row.expires_at <= Utc::now() {
+        return Err(invalid());
+    }
+    let (organization, role) =
+        membership(&mut tx, row.user_id, req.organization_id.or(Some(row.org_id)))
+            .await
+            .map_err(|_| invalid())?;
+    let next =
+        insert_refresh_token(&mut tx, &state, row.user_id, organization.id, row.family_id).await?;
+    sqlx::query!(
+        "UPDATE refresh_tokens SET revoked_at = now(),
+                replaced_by = (SELECT id FROM refresh_tokens WHERE token_hash = $2)
+         WHERE id = $1",
+        row.id,
+        secret::sha256(&next)
+    )
+    .execute(&mut *tx)
+    .await?;
+    let user = sqlx::query!("SELECT email, created_at FROM users WHERE id = $1", row.user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Json(Session {
+        access_token: state.jwt.issue(row.user_id, organization.id).map_err(anyhow::Error::from)?,
+        refresh_token: next,
+        token_type: "Bearer",
+        expires_in: state.jwt.ttl().as_secs(),
+        user: UserView { id: row.user_id, email: user.email, created_at: user.created_at },
+        organization,
+        role,
+    }))
+}
+
+/// End the session of a refresh token (every token of its family is revoked).
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = LogoutRequest,
+    responses((status = 204)))]
+async fn logout(
+    State(state): State<AppState>,
+    Json(req): Json<LogoutRequest>,
+) -> ApiResult<StatusCode> {
+    sqlx::query!(
+        "UPDATE refresh_tokens SET revoked_at = now()
+         WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)
+           AND revoked_at IS NULL",
+        secret::sha256(&req.refresh_token)
+    )
+    .execute(&state.db)
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller: user, current organisation and role, and every organisation they belong to.
+#[utoipa::path(get, path = "/api/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Me>> {
+    let organization = sqlx::query_as!(
+        OrganizationView,
+        "SELECT id, name FROM organizations WHERE id = $1",
+        auth.org_id
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let (user, memberships) = match auth.principal {
+        Principal::User(user_id) => {
+            let user = sqlx::query_as!(
+                UserView,
+                "SELECT id, email, created_at FROM users WHERE id = $1",
+                user_id
+            )
+            .fetch_one(&state.db)
+            .await?;
+            let memberships = sqlx::query!(
+                "SELECT o.id, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
+                 WHERE m.user_id = $1 ORDER BY m.created_at, o.id",
+                user_id
+            )
+            .fetch_all(&state.db)
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                Some(MembershipView { organization: OrganizationView { id: r.id, name: r.name }, role: Role::parse(&r.role)? })
+            })
+            .collect();
+            (Some(user), memberships)
+        }
+        Principal::ApiKey(_) => (None, Vec::new()),
+    };
+    Ok(Json(Me { user, organization, role: auth.role, memberships }))
+}
+
+/// The organisation a user acts in: the requested one (if a member) or their first.
+async fn membership(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    requested: Option<Uuid>,
+) -> ApiResult<(OrganizationView, Role)> {
+    let row = sqlx::query!(
+        "SELECT o.id, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
+         WHERE m.user_id = $1 AND ($2::uuid IS NULL OR m.org_id = $2)
+         ORDER BY m.created_at, o.id LIMIT 1",
+        user_id,
+        requested
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| ApiError::forbidden("You are not a member of that organisation."))?;
+    let role =
+        Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role {}", row.role))?;
+    Ok((OrganizationView { id: row.id, name: row.name }, role))
+}
+
+async fn insert_refresh_token(
+    conn: &mut PgConnection,
+    state: &AppState,
+    user_id: Uuid,
+    org_id: Uuid,
+    family_id: Uuid,
+) -> ApiResult<String> {
+    let token = secret::random_token();
+    let expires_at = Utc::now() + Duration::seconds(state.auth.refresh_token_ttl_secs as i64);
+    sqlx::query!(
+        "INSERT INTO refresh_tokens (id, org_id, user_id, family_id, token_hash, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        Uuid::now_v7(),
+        org_id,
+        user_id,
+        family_id,
+        secret::sha256(&token),
+        expires_at
+    )
+    .execute(conn)
+    .await?;
+    Ok(token)
+}
+
+/// The client's address: the socket peer, or the first `X-Forwarded-For` entry when the API
+/// sits behind a trusted proxy.
+fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    trust_forwarded_for: bool,
+) -> Option<IpAddr> {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()?.trim().parse().ok()
+        })
+        .flatten();
+    forwarded.or(peer.map(|p| p.ip()))
+}

@@ -1,0 +1,131 @@
+//! Typed configuration of the API binary, read from flags or the environment
+//! (every variable is documented in `.env.example`).
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "invoice-api", about = "The invoice platform's HTTP API")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Create the database if it is missing, apply pending migrations, and exit.
+    Migrate,
+    /// Print the OpenAPI document and exit.
+    Openapi,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Postgres connection string.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/invoices"
+    )]
+    pub database_url: String,
+
+    /// Maximum connections in the Postgres pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+
+    #[command(flatten)]
+    pub temporal: TemporalConfig,
+
+    #[command(flatten)]
+    pub auth: AuthConfig,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "API_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
+    pub body_limit_bytes: usize,
+
+    /// Log output: `json`, `pretty`, or `auto` (JSON unless stdout is a terminal).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "auto")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TemporalConfig {
+    /// Temporal frontend address.
+    #[arg(
+        long = "temporal-address",
+        env = "TEMPORAL_ADDRESS",
+        default_value = "http://127.0.0.1:7233"
+    )]
+    pub address: String,
+
+    /// Temporal namespace.
+    #[arg(long = "temporal-namespace", env = "TEMPORAL_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+
+    /// Task queue the invoice workflows run on.
+    #[arg(long = "temporal-task-queue", env = "TEMPORAL_TASK_QUEUE", default_value = "invoices")]
+    pub task_queue: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthConfig {
+    /// HMAC key for access tokens (HS256); at least 32 bytes.
+    #[arg(long = "jwt-secret", env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: SecretString,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long = "access-token-ttl", env = "ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+
+    /// Lifetime of a refresh token, in seconds.
+    #[arg(long = "refresh-token-ttl", env = "REFRESH_TOKEN_TTL_SECONDS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+
+    /// Failed logins allowed per account within the window before 429.
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    pub login_max_failures_per_account: i32,
+
+    /// Failed logins allowed per client IP within the window before 429.
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_IP", default_value_t = 20)]
+    pub login_max_failures_per_ip: i32,
+
+    /// Length of the login throttle window, in seconds.
+    #[arg(long, env = "LOGIN_THROTTLE_WINDOW_SECONDS", default_value_t = 900)]
+    pub login_throttle_window_secs: i64,
+
+    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted proxy).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}
+
+impl AuthConfig {
+    /// Settings for tests and examples: a fixed secret and the default limits.
+    pub fn for_tests(secret: &str) -> Self {
+        Self {
+            jwt_secret: SecretString::from(secret.to_owned()),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_ip: 20,
+            login_throttle_window_secs: 900,
+            trust_forwarded_for: true,
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! `AppState`: what every handler can reach, cloned cheaply per request.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use sqlx::PgPool;
+
+use crate::auth::jwt::JwtKeys;
+use crate::config::AuthConfig;
+use crate::temporal::TemporalHandle;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: PgPool,
+    pub jwt: Arc<JwtKeys>,
+    pub auth: Arc<AuthConfig>,
+    pub temporal: Arc<TemporalHandle>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
