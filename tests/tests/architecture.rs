@@ -1,0 +1,114 @@
+//! The dependency direction of shared/STYLE.md: the workflows crate (and the domain crate it
+//! uses) stay deterministic, so they may not pull in a runtime, a database driver, an HTTP
+//! client or an AWS SDK of their own.
+
+use std::process::Command;
+
+/// Direct normal dependencies of a workspace crate, from `cargo tree`.
+fn direct_dependencies(package: &str) -> Vec<String> {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "normal",
+            "--depth",
+            "1",
+            "--prefix",
+            "none",
+            "-p",
+            package,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo tree");
+    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+/// Every crate in the normal dependency graph of a workspace crate.
+fn all_dependencies(package: &str) -> Vec<String> {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--no-dedupe",
+            "-p",
+            package,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo tree");
+    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+const FORBIDDEN_DIRECT: &[&str] = &[
+    "tokio",
+    "sqlx",
+    "reqwest",
+    "hyper",
+    "axum",
+    "tonic",
+    "lettre",
+    "temporalio-client",
+    "temporalio-sdk",
+];
+const FORBIDDEN_ANYWHERE: &[&str] = &[
+    "sqlx",
+    "reqwest",
+    "axum",
+    "lettre",
+    "aws-config",
+    "aws-sdk-s3",
+    "aws-sdk-sesv2",
+    "async-stripe",
+];
+
+#[test]
+fn workflows_and_domain_stay_free_of_io() {
+    for package in ["invoice-workflows", "invoice-domain"] {
+        let direct = direct_dependencies(package);
+        assert!(
+            !direct.is_empty() || package == "invoice-domain",
+            "{package}: cargo tree listed nothing"
+        );
+        for dep in &direct {
+            assert!(
+                !FORBIDDEN_DIRECT.contains(&dep.as_str()),
+                "{package} depends directly on {dep}"
+            );
+        }
+        for dep in all_dependencies(package) {
+            assert!(
+                !FORBIDDEN_ANYWHERE.contains(&dep.as_str()) && !dep.starts_with("aws-"),
+                "{package} pulls in {dep}"
+            );
+        }
+    }
+    // The domain crate is pure: no async runtime even indirectly.
+    assert!(!all_dependencies("invoice-domain").iter().any(|d| d == "tokio"));
+}
+
+#[test]
+fn api_never_depends_on_activities_or_worker() {
+    for dep in all_dependencies("invoice-api") {
+        assert!(
+            !["invoice-activities", "invoice-worker", "temporalio-sdk"].contains(&dep.as_str()),
+            "invoice-api depends on {dep}"
+        );
+    }
+}
