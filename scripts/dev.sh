@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# `make dev`: the whole platform on local defaults. Starts a Temporal dev server (SQLite file
+# under .data/, UI on :8233), makes sure Postgres is up and migrated, runs the worker and the
+# API, and prints where everything is. Ctrl-C stops what this script started, nothing else.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+set -a
+# shellcheck disable=SC1091
+[ -f .env ] && . ./.env
+set +a
+
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/invoices}"
+export API_ADDR="${API_ADDR:-127.0.0.1:8080}"
+export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
+export TEMPORAL_TASK_QUEUE="${TEMPORAL_TASK_QUEUE:-invoices}"
+temporal_port="${TEMPORAL_PORT:-7233}"
+temporal_ui_port="${TEMPORAL_UI_PORT:-8233}"
+export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-http://127.0.0.1:$temporal_port}"
+
+mkdir -p .data
+if [ -z "${JWT_SECRET:-}" ]; then
+  [ -s .data/jwt-secret ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > .data/jwt-secret
+  JWT_SECRET="$(cat .data/jwt-secret)"
+  export JWT_SECRET
+fi
+
+ensure_venv
+ensure_postgres "$DATABASE_URL"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  say "stopping what make dev started"
+  for ((i=${#pids[@]}-1; i>=0; i--)); do stop_pid "${pids[$i]}"; done
+}
+trap cleanup INT TERM EXIT
+
+if port_open "$temporal_port"; then
+  if "$TEMPORAL" operator cluster health --address "127.0.0.1:$temporal_port" >/dev/null 2>&1; then
+    say "a Temporal server already answers on :$temporal_port; using it (make dev will not stop it)"
+  else
+    die "port $temporal_port is taken by something that is not Temporal; set TEMPORAL_PORT."
+  fi
+else
+  say "starting the Temporal dev server (state in .data/temporal.db)"
+  pids+=("$(start_temporal "$temporal_port" "$temporal_ui_port" "$ROOT/.data/temporal.db" "$ROOT/.data/temporal.log")")
+fi
+
+say "building the API and the worker"
+cargo build --locked --bin invoice-api --bin invoice-worker
+say "migrating $DATABASE_URL"
+target/debug/invoice-api migrate
+
+api_port="${API_ADDR##*:}"
+port_open "$api_port" && die "port $api_port is taken; stop what runs there or set API_ADDR."
+
+target/debug/invoice-worker >>.data/worker.log 2>&1 &
+pids+=($!)
+target/debug/invoice-api >>.data/api.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 150); do
+  curl -fsS "http://$API_ADDR/ready" >/dev/null 2>&1 && break
+  kill -0 "${pids[-1]}" 2>/dev/null || { tail -20 .data/api.log; die "the API exited; see .data/api.log"; }
+  sleep 0.2
+done
+
+cat <<MSG
+
+  The invoice platform is running:
+    API            http://$API_ADDR            (ready: http://$API_ADDR/ready)
+    API docs       http://$API_ADDR/api-docs
+    Temporal UI    http://127.0.0.1:$temporal_ui_port/namespaces/$TEMPORAL_NAMESPACE/workflows
+    Temporal gRPC  $TEMPORAL_ADDRESS (namespace $TEMPORAL_NAMESPACE, task queue $TEMPORAL_TASK_QUEUE)
+    Postgres       $DATABASE_URL
+    Logs           .data/api.log  .data/worker.log  .data/temporal.log
+
+  Press Ctrl-C to stop.
+MSG
+
+# Stop everything as soon as one of our processes dies, or on Ctrl-C.
+wait -n "${pids[@]}" || true
+say "a process exited; see the logs in .data/"

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Shared helpers for scripts/dev.sh and scripts/test.sh: a project venv with the Temporal CLI,
+# a reachable Postgres, free ports, and a Temporal dev server that we start and stop ourselves.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+TEMPORAL="$VENV/bin/temporal"
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Installs requirements-dev.txt into .venv, again only when the file changed.
+ensure_venv() {
+  command -v python3 >/dev/null || die "python3 is required (install Python 3.10+)."
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV"
+    python3 -m venv "$VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)."
+  fi
+  local stamp="$VENV/.requirements.sha256"
+  local want; want=$(sha256sum "$ROOT/requirements-dev.txt" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$TEMPORAL" ]; then
+    say "installing Python tools (requirements-dev.txt)"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt" \
+      || die "pip install failed; is PyPI reachable?"
+    echo "$want" > "$stamp"
+  fi
+}
+
+# host and port of a postgres:// URL
+pg_host() { python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).hostname or "127.0.0.1")' "$1"; }
+pg_port() { python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).port or 5432)' "$1"; }
+
+pg_up() { # url
+  python3 - "$1" <<'PY'
+import socket, sys, urllib.parse as u
+p = u.urlparse(sys.argv[1])
+try:
+    socket.create_connection((p.hostname or "127.0.0.1", p.port or 5432), timeout=1).close()
+except OSError:
+    sys.exit(1)
+PY
+}
+
+# Makes sure Postgres answers at $1: starts a local cluster if one is installed, installs one
+# with apt when we are root on Debian/Ubuntu, and otherwise says what to do.
+ensure_postgres() {
+  local url="$1"
+  pg_up "$url" && return 0
+  local host; host=$(pg_host "$url")
+  case "$host" in 127.0.0.1|localhost|::1) ;; *) die "Postgres at $host is not reachable; check DATABASE_URL." ;; esac
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing PostgreSQL with apt-get"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
+        || die "could not install PostgreSQL; install it and make it listen on $host:$(pg_port "$url")."
+      local conf; conf=$(ls -d /etc/postgresql/*/main | head -1)
+      # Local development only: trust connections from this machine.
+      sed -i 's/^\(host\|local\)\(.*\)\(peer\|scram-sha-256\|md5\)$/\1\2trust/' "$conf/pg_hba.conf"
+    else
+      die "Postgres is not reachable at $host:$(pg_port "$url") and is not installed. Install PostgreSQL 14+ (trust auth for postgres@127.0.0.1) or set DATABASE_URL."
+    fi
+  fi
+  say "starting the local PostgreSQL cluster"
+  local version; version=$(ls /etc/postgresql | sort -V | tail -1)
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null \
+    || pg_ctlcluster "$version" main start \
+    || die "could not start PostgreSQL $version; start it yourself (pg_ctlcluster $version main start)."
+  for _ in $(seq 1 50); do pg_up "$url" && return 0; sleep 0.2; done
+  die "PostgreSQL started but does not answer at $url."
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+port_open() { # port
+  python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.5).close()' "$1" 2>/dev/null
+}
+
+# --search-attribute flags for every attribute in temporal/search-attributes.txt
+search_attribute_flags() {
+  grep -v '^\s*#' "$ROOT/temporal/search-attributes.txt" | awk 'NF==2 {printf "--search-attribute %s=%s ", $1, $2}'
+}
+
+# start_temporal <grpc port> <ui port or 0 for headless> <sqlite file or ""> <log file>
+# Starts the dev server in the background, prints its pid, waits until it answers.
+start_temporal() {
+  local port="$1" ui="$2" db="$3" log="$4"
+  local args=(server start-dev --ip 127.0.0.1 --port "$port" --namespace default --log-level warn)
+  if [ "$ui" = 0 ]; then args+=(--headless); else args+=(--ui-port "$ui" --ui-ip 127.0.0.1 --ui-disable-news-fetch); fi
+  [ -n "$db" ] && args+=(--db-filename "$db")
+  # shellcheck disable=SC2207
+  args+=($(search_attribute_flags))
+  "$TEMPORAL" "${args[@]}" >"$log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 300); do
+    if "$TEMPORAL" operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1; then
+      echo "$pid"; return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "the Temporal dev server exited; see above."; }
+    sleep 0.2
+  done
+  kill "$pid" 2>/dev/null || true
+  die "the Temporal dev server did not become healthy within 60 s (log: $log)."
+}
+
+# Stops a process and waits for it, quietly.
+stop_pid() {
+  local pid="$1"
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
