@@ -34,7 +34,7 @@ cleanup() {
   say "stopping what make dev started"
   for ((i=${#pids[@]}-1; i>=0; i--)); do stop_pid "${pids[$i]}"; done
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
 
 if port_open "$temporal_port"; then
   if "$TEMPORAL" operator cluster health --address "127.0.0.1:$temporal_port" >/dev/null 2>&1; then
@@ -44,7 +44,8 @@ if port_open "$temporal_port"; then
   fi
 else
   say "starting the Temporal dev server (state in .data/temporal.db)"
-  pids+=("$(start_temporal "$temporal_port" "$temporal_ui_port" "$ROOT/.data/temporal.db" "$ROOT/.data/temporal.log")")
+  start_temporal "$temporal_port" "$temporal_ui_port" "$ROOT/.data/temporal.db" "$ROOT/.data/temporal.log"
+  pids+=("$TEMPORAL_PID")
 fi
 
 say "building the API and the worker"
@@ -79,6 +80,7 @@ cat <<MSG
   Press Ctrl-C to stop.
 MSG
 
-# Stop everything as soon as one of our processes dies, or on Ctrl-C.
+# Stop everything on Ctrl-C, or as soon as one of our processes dies.
+trap 'exit 0' INT TERM
 wait -n "${pids[@]}" || true
-say "a process exited; see the logs in .data/"
+say "a process exited (logs in .data/)"

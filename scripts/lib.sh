@@ -84,7 +84,8 @@ search_attribute_flags() {
 }
 
 # start_temporal <grpc port> <ui port or 0 for headless> <sqlite file or ""> <log file>
-# Starts the dev server in the background, prints its pid, waits until it answers.
+# Starts the dev server in the background as a child of this shell, sets TEMPORAL_PID, and
+# waits until it answers.
 start_temporal() {
   local port="$1" ui="$2" db="$3" log="$4"
   local args=(server start-dev --ip 127.0.0.1 --port "$port" --namespace default --log-level warn)
@@ -94,9 +95,10 @@ start_temporal() {
   args+=($(search_attribute_flags))
   "$TEMPORAL" "${args[@]}" >"$log" 2>&1 &
   local pid=$!
+  TEMPORAL_PID=$pid
   for _ in $(seq 1 300); do
     if "$TEMPORAL" operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1; then
-      echo "$pid"; return 0
+      return 0
     fi
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "the Temporal dev server exited; see above."; }
     sleep 0.2

@@ -13,8 +13,8 @@ logs="$ROOT/target/test-services"
 mkdir -p "$logs"
 temporal_port=$(free_port)
 say "starting a Temporal dev server on 127.0.0.1:$temporal_port (in memory)"
-temporal_pid=$(start_temporal "$temporal_port" 0 "" "$logs/temporal.log")
-trap 'stop_pid "$temporal_pid"' EXIT
+start_temporal "$temporal_port" 0 "" "$logs/temporal.log"
+trap 'stop_pid "$TEMPORAL_PID"' EXIT
 export TEMPORAL_ADDRESS="http://127.0.0.1:$temporal_port"
 
 say "checking formatting and lints"

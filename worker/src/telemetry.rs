@@ -26,7 +26,7 @@ pub fn init(format: LogFormat) -> anyhow::Result<()> {
     };
     let builder = fmt().with_env_filter(filter);
     let installed = if json {
-        builder.json().flatten_event(true).with_current_span(true).try_init()
+        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
     } else {
         builder.try_init()
     };
