@@ -7,9 +7,11 @@
 
 pub mod contracts;
 pub mod ids;
+pub mod invoice;
 pub mod ping;
 
 pub use ids::{invoice_workflow_id, parse_invoice_workflow_id};
+pub use invoice::InvoiceWorkflow;
 pub use ping::{PING_WORKFLOW_TYPE, PingWorkflow};
 
 /// The task queue every invoice workflow and activity runs on.

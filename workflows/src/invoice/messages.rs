@@ -1,0 +1,291 @@
+//! What goes in and out of an `InvoiceWorkflow`: its start input, the updates the API sends
+//! (payments, finalize, void, resend, remind, retry), the query answers, and the contracts of
+//! the activities it calls. Everything is plain JSON on the wire; no personal data goes into
+//! search attributes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use invoice_domain::{Decimal4, InvoiceStatus};
+use serde::{Deserialize, Serialize};
+use temporalio_workflow::common::ActivityDefinition;
+
+use super::schedule::ReminderSlot;
+
+/// Workflow type name of the invoice workflow, for callers that start it by name.
+pub const INVOICE_WORKFLOW_TYPE: &str = "InvoiceWorkflow";
+
+/// One invoice line as entered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineContent {
+    pub description: String,
+    pub quantity: Decimal4,
+    /// Minor units.
+    pub unit_price: i64,
+}
+
+/// The editable content of an invoice (frozen at finalization).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceContent {
+    pub currency: String,
+    pub issue_date: Option<NaiveDate>,
+    pub due_date: NaiveDate,
+    pub lines: Vec<LineContent>,
+    pub tax_rate: Decimal4,
+    pub discount_rate: Decimal4,
+    pub notes: Option<String>,
+    pub reference: Option<String>,
+}
+
+/// Start input: the API has validated the content and knows the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceWorkflowInput {
+    pub org_id: String,
+    pub invoice_id: String,
+    pub customer_id: String,
+    /// Stay a draft until `finalize`; otherwise finalize at once.
+    pub draft: bool,
+    pub content: InvoiceContent,
+    /// Who created it: `user:<id>` or `api_key:<id>`.
+    pub actor: String,
+}
+
+/// What the first step stored, as the workflow needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceRecord {
+    pub total: i64,
+    pub currency: String,
+    pub due_date: NaiveDate,
+    /// IANA zone of the customer: reminders go out at 09:00 there.
+    pub time_zone: String,
+    /// The organisation's reminder schedule, in days relative to the due date.
+    pub reminder_offsets: Vec<i32>,
+}
+
+/// A payment (or, with a negative amount, a refund) for the invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentRequest {
+    /// Provider event id or client idempotency key: a repeated id is refused.
+    pub event_id: String,
+    /// Minor units, > 0.
+    pub amount: i64,
+    pub currency: String,
+    /// card, bank_transfer, wallet, cash, check, manual, other.
+    pub method: String,
+    pub reference: Option<String>,
+    pub paid_at: DateTime<Utc>,
+    pub actor: String,
+}
+
+/// What a payment update answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentOutcome {
+    pub status: InvoiceStatus,
+    pub amount_paid: i64,
+    pub amount_due: i64,
+}
+
+/// A command from a person or a system: finalize, void, resend, remind now, retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorRequest {
+    pub actor: String,
+    /// Free text (e.g. why an invoice is voided).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The `status` query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusView {
+    pub status: InvoiceStatus,
+    pub number: Option<String>,
+    pub currency: Option<String>,
+    pub total: i64,
+    pub amount_paid: i64,
+    pub amount_due: i64,
+    pub attention_reason: Option<String>,
+    pub next_action: Option<NextAction>,
+    pub version: u64,
+}
+
+/// The next thing the workflow does on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextAction {
+    /// `reminder` or `mark_overdue`.
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    /// For reminders: days relative to the due date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset_days: Option<i32>,
+}
+
+/// The `schedule` query: upcoming automatic actions with their times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleView {
+    pub upcoming: Vec<NextAction>,
+    pub reminders: Vec<ReminderSlot>,
+    pub reminders_done: usize,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activity contracts
+// ---------------------------------------------------------------------------------------------
+
+macro_rules! activity_contract {
+    ($(#[$doc:meta])* $marker:ident, $name:literal, $input:ty => $output:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $marker;
+
+        impl ActivityDefinition for $marker {
+            type Input = $input;
+            type Output = $output;
+
+            fn name(&self) -> &str {
+                $name
+            }
+        }
+    };
+}
+
+activity_contract!(
+    /// Stores the invoice row, its lines and the `created` event (idempotent on the id).
+    CreateInvoiceRecord, "create_invoice_record", CreateRecordInput => InvoiceRecord
+);
+activity_contract!(
+    /// Replaces a draft's content (refused once finalized).
+    UpdateDraft, "update_draft", UpdateDraftInput => InvoiceRecord
+);
+activity_contract!(
+    /// Takes the next gapless number of the organisation and freezes the invoice.
+    FinalizeInvoice, "finalize_invoice", FinalizeInput => Finalized
+);
+activity_contract!(
+    /// Renders the PDF, stores it content-addressed and records its key.
+    RenderInvoicePdf, "render_invoice_pdf", InvoiceRef => RenderedPdf
+);
+activity_contract!(
+    /// Sends one email (invoice, reminder or receipt) at most once per idempotency key.
+    SendInvoiceEmail, "send_invoice_email", SendEmailInput => SentEmail
+);
+activity_contract!(
+    /// Writes the workflow's state to Postgres (stale versions lose), appends timeline events
+    /// and payments, and announces the change with NOTIFY.
+    RecordProjection, "record_projection", Projection => ()
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRecordInput {
+    pub input: InvoiceWorkflowInput,
+    pub workflow_id: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateDraftInput {
+    pub org_id: String,
+    pub invoice_id: String,
+    pub content: InvoiceContent,
+    pub actor: String,
+    pub version: u64,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvoiceRef {
+    pub org_id: String,
+    pub invoice_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FinalizeInput {
+    pub org_id: String,
+    pub invoice_id: String,
+    /// Workflow time of finalization: the issue date (if none was given) is its local date.
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finalized {
+    pub number: String,
+    pub issue_date: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderedPdf {
+    pub key: String,
+    pub size: u64,
+}
+
+/// Which email to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailKind {
+    Invoice,
+    Reminder,
+    Receipt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendEmailInput {
+    pub org_id: String,
+    pub invoice_id: String,
+    pub kind: EmailKind,
+    /// `<invoice id>:<step>:<n>`, derived in the workflow.
+    pub idempotency_key: String,
+    /// For reminders: days relative to the due date (negative: before).
+    pub offset_days: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentEmail {
+    pub provider_message_id: String,
+    pub recipient: String,
+    /// False when the key had been sent before and this call did nothing.
+    pub newly_sent: bool,
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEvent {
+    pub kind: String,
+    pub actor: String,
+    pub data: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+/// The workflow's view of the invoice, written to Postgres.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Projection {
+    pub org_id: String,
+    pub invoice_id: String,
+    pub version: u64,
+    pub status: InvoiceStatus,
+    pub amount_paid: i64,
+    pub attention_reason: Option<String>,
+    pub next_action: Option<NextAction>,
+    pub pdf_key: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub voided_at: Option<DateTime<Utc>>,
+    pub payments: Vec<PaymentRequest>,
+    pub events: Vec<TimelineEvent>,
+}

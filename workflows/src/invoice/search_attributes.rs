@@ -1,0 +1,34 @@
+//! The invoice workflow's search attributes (declared in temporal/search-attributes.txt):
+//! what support searches by in the Temporal UI. No personal data: ids, number, status, money.
+
+use temporalio_workflow::common::{SearchAttributeKey, SearchAttributeUpdate, Timestamp};
+
+use super::workflow::InvoiceWorkflow;
+
+pub const INVOICE_STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("InvoiceStatus");
+pub const INVOICE_NUMBER: SearchAttributeKey<String> = SearchAttributeKey::keyword("InvoiceNumber");
+pub const ORG_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrgId");
+pub const CUSTOMER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("CustomerId");
+pub const DUE_DATE: SearchAttributeKey<Timestamp> = SearchAttributeKey::datetime("DueDate");
+pub const AMOUNT_DUE: SearchAttributeKey<i64> = SearchAttributeKey::int("AmountDue");
+pub const CURRENCY: SearchAttributeKey<String> = SearchAttributeKey::keyword("Currency");
+
+/// The current values of every attribute.
+pub(super) fn updates(s: &InvoiceWorkflow) -> Vec<SearchAttributeUpdate> {
+    let view = s.status_view();
+    let input = s.input();
+    let mut updates = vec![
+        INVOICE_STATUS.value_set(view.status.as_str().to_owned()),
+        ORG_ID.value_set(input.org_id.clone()),
+        CUSTOMER_ID.value_set(input.customer_id.clone()),
+        AMOUNT_DUE.value_set(view.amount_due),
+        CURRENCY.value_set(input.content.currency.clone()),
+    ];
+    if let Some(number) = view.number {
+        updates.push(INVOICE_NUMBER.value_set(number));
+    }
+    if let Some(midnight) = input.content.due_date.and_hms_opt(0, 0, 0) {
+        updates.push(DUE_DATE.value_set(Timestamp::new(midnight.and_utc().timestamp(), 0)));
+    }
+    updates
+}

@@ -1,0 +1,811 @@
+//! `InvoiceWorkflow`: one durable run per invoice, from creation to paid or void.
+//!
+//! The run owns the invoice's state. Updates only change that state (and are validated first);
+//! every side effect happens in the main loop, one at a time, through activities, so effects
+//! never race each other and every Postgres write carries a higher version than the last.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use invoice_domain::InvoiceStatus;
+use serde_json::json;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_workflow::{
+    ActivityOptions, CancellableFuture, LocalActivityOptions, RetryPolicy, SyncWorkflowContext,
+    WorkflowContext, WorkflowContextView, WorkflowResult,
+};
+
+use super::messages::*;
+use super::schedule::{self, ReminderSlot};
+use super::search_attributes;
+
+type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Transient failures retry with backoff for about half an hour; then the invoice needs
+/// attention (ops can retry it). Permanent failures (non-retryable) need attention at once.
+fn effect_options() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(300))
+                .maximum_attempts(12)
+                .build(),
+        )
+        .build()
+}
+
+/// Projection writes are short database transactions: local activities, retried for long,
+/// because a projection must never be skipped.
+fn projection_options() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(Duration::from_secs(30))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(200))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(30))
+                .build(),
+        )
+        .build()
+}
+
+/// A command that the main loop carries out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Command {
+    Resend(String),
+    RemindNow(String),
+}
+
+/// The steps that can fail for good and be retried by ops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Finalize,
+    Render,
+    Send,
+}
+
+#[workflow]
+pub struct InvoiceWorkflow {
+    input: InvoiceWorkflowInput,
+    record: Option<InvoiceRecord>,
+    status: InvoiceStatus,
+    number: Option<String>,
+    amount_paid: i64,
+    seen_payment_events: BTreeSet<String>,
+    pending_payments: Vec<PaymentRequest>,
+    pending_events: Vec<TimelineEvent>,
+    commands: VecDeque<Command>,
+    finalize_requested: bool,
+    void_requested: Option<ActorRequest>,
+    retry_requested: bool,
+    attention_reason: Option<String>,
+    reminders: Vec<ReminderSlot>,
+    reminders_done: usize,
+    overdue_at: Option<DateTime<Utc>>,
+    overdue_marked: bool,
+    version: u64,
+    pdf_key: Option<String>,
+    sent_at: Option<DateTime<Utc>>,
+    paid_at: Option<DateTime<Utc>>,
+    voided_at: Option<DateTime<Utc>>,
+    resends: u32,
+    manual_reminders: u32,
+    /// Bumped by every update so the main loop wakes up.
+    wakeups: u64,
+}
+
+#[workflow_methods]
+impl InvoiceWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: InvoiceWorkflowInput) -> Self {
+        Self {
+            status: if input.draft { InvoiceStatus::Draft } else { InvoiceStatus::Open },
+            finalize_requested: !input.draft,
+            input,
+            record: None,
+            number: None,
+            amount_paid: 0,
+            seen_payment_events: BTreeSet::new(),
+            pending_payments: Vec::new(),
+            pending_events: Vec::new(),
+            commands: VecDeque::new(),
+            void_requested: None,
+            retry_requested: false,
+            attention_reason: None,
+            reminders: Vec::new(),
+            reminders_done: 0,
+            overdue_at: None,
+            overdue_marked: false,
+            version: 0,
+            pdf_key: None,
+            sent_at: None,
+            paid_at: None,
+            voided_at: None,
+            resends: 0,
+            manual_reminders: 0,
+            wakeups: 0,
+        }
+    }
+
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<StatusView> {
+        let input = ctx.state(|s| s.input.clone());
+        let created = CreateRecordInput {
+            input: input.clone(),
+            workflow_id: ctx.workflow_id().to_owned(),
+            at: now(ctx),
+        };
+        let record = ctx.execute_activity(CreateInvoiceRecord, created, effect_options()).await?;
+        ctx.state_mut(|s| s.record = Some(record));
+        project(ctx).await?;
+
+        // A draft waits for finalize (or void).
+        ctx.wait_condition(|s| s.finalize_requested || s.void_requested.is_some()).await?;
+        if !ctx.state(|s| s.void_requested.is_some()) {
+            if input.draft {
+                ctx.state_mut(|s| s.status = InvoiceStatus::Open);
+            }
+            for step in [Step::Finalize, Step::Render, Step::Send] {
+                // A void that arrives mid-way stops before the next side effect.
+                if ctx.state(|s| s.void_requested.is_some()) || !run_step(ctx, step).await? {
+                    break;
+                }
+            }
+        }
+        wait_for_payment(ctx).await?;
+        if ctx.state(|s| s.status == InvoiceStatus::Paid) {
+            let key = format!("{}:receipt:1", input.invoice_id);
+            let sent = ctx
+                .execute_activity(
+                    SendInvoiceEmail,
+                    email_input(ctx, EmailKind::Receipt, key, None),
+                    effect_options(),
+                )
+                .await;
+            match sent {
+                Ok(sent) => event(
+                    ctx,
+                    "receipt_sent",
+                    "system",
+                    json!({ "messageId": sent.provider_message_id, "to": sent.recipient }),
+                ),
+                // The invoice is paid either way; a lost receipt must not reopen it.
+                Err(err) => {
+                    event(ctx, "receipt_failed", "system", json!({ "reason": err.to_string() }))
+                }
+            }
+            project(ctx).await?;
+        }
+        Ok(ctx.state(|s| s.view()))
+    }
+
+    /// Finalize a draft: number it, freeze it, render and send it.
+    #[update_validator(finalize)]
+    fn validate_finalize(
+        &self,
+        _ctx: &WorkflowContextView,
+        _req: &ActorRequest,
+    ) -> Result<(), HandlerError> {
+        if self.status != InvoiceStatus::Draft || self.finalize_requested {
+            return Err(format!(
+                "only a draft can be finalized; this invoice is {}",
+                self.status.as_str()
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    #[update]
+    pub fn finalize(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        req: ActorRequest,
+    ) -> StatusView {
+        self.finalize_requested = true;
+        self.push_event(ctx, "finalize_requested", &req.actor, json!({}));
+        self.wakeups += 1;
+        self.view()
+    }
+
+    /// Record a payment (validated: new event id, positive, same currency, not more than due).
+    #[update_validator(record_payment)]
+    fn validate_payment(
+        &self,
+        _ctx: &WorkflowContextView,
+        p: &PaymentRequest,
+    ) -> Result<(), HandlerError> {
+        let due = self.total() - self.amount_paid;
+        if self.seen_payment_events.contains(&p.event_id) {
+            return Err(format!("duplicate payment event {}", p.event_id).into());
+        }
+        if p.amount <= 0 {
+            return Err("a payment amount must be positive".into());
+        }
+        if self.record.as_ref().is_some_and(|r| r.currency != p.currency) {
+            return Err(
+                format!("payment currency {} does not match the invoice", p.currency).into()
+            );
+        }
+        if matches!(
+            self.status,
+            InvoiceStatus::Draft | InvoiceStatus::Void | InvoiceStatus::Refunded
+        ) {
+            return Err(format!("cannot pay an invoice that is {}", self.status.as_str()).into());
+        }
+        if p.amount > due {
+            return Err(format!("overpayment: {} is more than the {} due", p.amount, due).into());
+        }
+        Ok(())
+    }
+
+    #[update]
+    pub fn record_payment(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        p: PaymentRequest,
+    ) -> PaymentOutcome {
+        self.seen_payment_events.insert(p.event_id.clone());
+        self.amount_paid += p.amount;
+        let data = json!({ "eventId": p.event_id, "amount": p.amount, "method": p.method, "reference": p.reference });
+        self.push_event(ctx, "payment_recorded", &p.actor, data);
+        if self.amount_paid >= self.total() {
+            self.status = InvoiceStatus::Paid;
+            self.paid_at = Some(p.paid_at);
+            // Paying is final: nothing pending may follow it.
+            self.commands.clear();
+        } else if self.status != InvoiceStatus::NeedsAttention {
+            self.status = InvoiceStatus::PartiallyPaid;
+        }
+        self.pending_payments.push(p);
+        self.wakeups += 1;
+        PaymentOutcome {
+            status: self.status,
+            amount_paid: self.amount_paid,
+            amount_due: self.total() - self.amount_paid,
+        }
+    }
+
+    /// Void the invoice: no more emails, reminders or payments.
+    #[update_validator(void)]
+    fn validate_void(
+        &self,
+        _ctx: &WorkflowContextView,
+        _req: &ActorRequest,
+    ) -> Result<(), HandlerError> {
+        if self.status.is_final() || self.void_requested.is_some() {
+            return Err(format!("cannot void an invoice that is {}", self.status.as_str()).into());
+        }
+        if self.amount_paid > 0 {
+            return Err("cannot void an invoice with payments; refund them first".into());
+        }
+        Ok(())
+    }
+
+    #[update]
+    pub fn void(&mut self, _ctx: &mut SyncWorkflowContext<Self>, req: ActorRequest) -> StatusView {
+        self.void_requested = Some(req);
+        self.wakeups += 1;
+        let mut view = self.view();
+        view.status = InvoiceStatus::Void;
+        view
+    }
+
+    /// Send the invoice email again.
+    #[update_validator(resend)]
+    fn validate_resend(
+        &self,
+        _ctx: &WorkflowContextView,
+        _req: &ActorRequest,
+    ) -> Result<(), HandlerError> {
+        self.require_sendable("resend")
+    }
+
+    #[update]
+    pub fn resend(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        req: ActorRequest,
+    ) -> StatusView {
+        self.commands.push_back(Command::Resend(req.actor));
+        self.wakeups += 1;
+        self.view()
+    }
+
+    /// Send a payment reminder now.
+    #[update_validator(send_reminder_now)]
+    fn validate_remind(
+        &self,
+        _ctx: &WorkflowContextView,
+        _req: &ActorRequest,
+    ) -> Result<(), HandlerError> {
+        self.require_sendable("remind")
+    }
+
+    #[update]
+    pub fn send_reminder_now(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        req: ActorRequest,
+    ) -> StatusView {
+        self.commands.push_back(Command::RemindNow(req.actor));
+        self.wakeups += 1;
+        self.view()
+    }
+
+    /// Retry the step that failed for good (ops).
+    #[update_validator(retry)]
+    fn validate_retry(
+        &self,
+        _ctx: &WorkflowContextView,
+        _req: &ActorRequest,
+    ) -> Result<(), HandlerError> {
+        if self.status != InvoiceStatus::NeedsAttention || self.retry_requested {
+            return Err(format!(
+                "only an invoice that needs attention can be retried; this one is {}",
+                self.status.as_str()
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    #[update]
+    pub fn retry(&mut self, ctx: &mut SyncWorkflowContext<Self>, req: ActorRequest) -> StatusView {
+        self.retry_requested = true;
+        self.push_event(ctx, "retry_requested", &req.actor, json!({}));
+        self.wakeups += 1;
+        self.view()
+    }
+
+    #[query]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> StatusView {
+        self.view()
+    }
+
+    #[query]
+    pub fn schedule(&self, _ctx: &WorkflowContextView) -> ScheduleView {
+        let upcoming = if self.status.is_final() || self.sent_at.is_none() {
+            Vec::new()
+        } else {
+            let mut upcoming: Vec<NextAction> = self.reminders
+                [self.reminders_done.min(self.reminders.len())..]
+                .iter()
+                .map(|slot| NextAction {
+                    kind: "reminder".into(),
+                    at: slot.at,
+                    offset_days: Some(slot.offset_days),
+                })
+                .collect();
+            if let Some(at) = self.overdue_at.filter(|_| !self.overdue_marked) {
+                upcoming.push(NextAction { kind: "mark_overdue".into(), at, offset_days: None });
+            }
+            upcoming.sort_by_key(|a| a.at);
+            upcoming
+        };
+        ScheduleView {
+            upcoming,
+            reminders: self.reminders.clone(),
+            reminders_done: self.reminders_done,
+        }
+    }
+}
+
+impl InvoiceWorkflow {
+    fn total(&self) -> i64 {
+        self.record.as_ref().map_or(0, |r| r.total)
+    }
+
+    fn require_sendable(&self, what: &str) -> Result<(), HandlerError> {
+        if self.sent_at.is_none() || self.status.is_final() || self.void_requested.is_some() {
+            return Err(format!(
+                "cannot {what}: the invoice is {} and not yet sent or already settled",
+                self.status.as_str()
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    fn push_event(
+        &mut self,
+        ctx: &SyncWorkflowContext<Self>,
+        kind: &str,
+        actor: &str,
+        data: serde_json::Value,
+    ) {
+        let at = utc(ctx.workflow_time());
+        self.pending_events.push(TimelineEvent {
+            kind: kind.into(),
+            actor: actor.into(),
+            data,
+            at,
+        });
+    }
+
+    fn next_action(&self) -> Option<NextAction> {
+        if self.status.is_final()
+            || self.sent_at.is_none()
+            || self.status == InvoiceStatus::NeedsAttention
+        {
+            return None;
+        }
+        let reminder = self.reminders.get(self.reminders_done).map(|slot| NextAction {
+            kind: "reminder".into(),
+            at: slot.at,
+            offset_days: Some(slot.offset_days),
+        });
+        let overdue = self.overdue_at.filter(|_| !self.overdue_marked).map(|at| NextAction {
+            kind: "mark_overdue".into(),
+            at,
+            offset_days: None,
+        });
+        [reminder, overdue].into_iter().flatten().min_by_key(|a| a.at)
+    }
+
+    pub(super) fn status_view(&self) -> StatusView {
+        self.view()
+    }
+
+    pub(super) fn input(&self) -> &InvoiceWorkflowInput {
+        &self.input
+    }
+
+    fn view(&self) -> StatusView {
+        StatusView {
+            status: self.status,
+            number: self.number.clone(),
+            currency: self.record.as_ref().map(|r| r.currency.clone()),
+            total: self.total(),
+            amount_paid: self.amount_paid,
+            amount_due: self.total() - self.amount_paid,
+            attention_reason: self.attention_reason.clone(),
+            next_action: self.next_action(),
+            version: self.version,
+        }
+    }
+}
+
+/// Workflow time as a UTC instant. Every activation carries one; the epoch is only a guard.
+fn utc(t: Option<SystemTime>) -> DateTime<Utc> {
+    t.map_or(DateTime::<Utc>::UNIX_EPOCH, DateTime::<Utc>::from)
+}
+
+fn now(ctx: &WorkflowContext<InvoiceWorkflow>) -> DateTime<Utc> {
+    utc(ctx.workflow_time())
+}
+
+fn event(
+    ctx: &mut WorkflowContext<InvoiceWorkflow>,
+    kind: &str,
+    actor: &str,
+    data: serde_json::Value,
+) {
+    let at = now(ctx);
+    ctx.state_mut(|s| {
+        s.pending_events.push(TimelineEvent { kind: kind.into(), actor: actor.into(), data, at })
+    });
+}
+
+fn email_input(
+    ctx: &WorkflowContext<InvoiceWorkflow>,
+    kind: EmailKind,
+    idempotency_key: String,
+    offset_days: Option<i32>,
+) -> SendEmailInput {
+    ctx.state(|s| SendEmailInput {
+        org_id: s.input.org_id.clone(),
+        invoice_id: s.input.invoice_id.clone(),
+        kind,
+        idempotency_key,
+        offset_days,
+    })
+}
+
+/// Writes the current state to Postgres (with a new version) and to the search attributes.
+async fn project(ctx: &mut WorkflowContext<InvoiceWorkflow>) -> WorkflowResult<()> {
+    let projection = ctx.state_mut(|s| {
+        s.version += 1;
+        Projection {
+            org_id: s.input.org_id.clone(),
+            invoice_id: s.input.invoice_id.clone(),
+            version: s.version,
+            status: s.status,
+            amount_paid: s.amount_paid,
+            attention_reason: s.attention_reason.clone(),
+            next_action: s.next_action(),
+            pdf_key: s.pdf_key.clone(),
+            sent_at: s.sent_at,
+            paid_at: s.paid_at,
+            voided_at: s.voided_at,
+            payments: std::mem::take(&mut s.pending_payments),
+            events: std::mem::take(&mut s.pending_events),
+        }
+    });
+    ctx.upsert_search_attributes(ctx.state(search_attributes::updates));
+    ctx.execute_local_activity(RecordProjection, projection, projection_options()).await?;
+    Ok(())
+}
+
+/// Runs one step until it succeeds, or until the invoice is voided while it needs attention.
+/// Returns false when the invoice was voided instead.
+async fn run_step(ctx: &mut WorkflowContext<InvoiceWorkflow>, step: Step) -> WorkflowResult<bool> {
+    let invoice = ctx.state(|s| InvoiceRef {
+        org_id: s.input.org_id.clone(),
+        invoice_id: s.input.invoice_id.clone(),
+    });
+    loop {
+        let outcome: Result<(), String> = match step {
+            Step::Finalize => {
+                let input = FinalizeInput {
+                    org_id: invoice.org_id.clone(),
+                    invoice_id: invoice.invoice_id.clone(),
+                    at: now(ctx),
+                };
+                match ctx.execute_activity(FinalizeInvoice, input, effect_options()).await {
+                    Ok(done) => {
+                        ctx.state_mut(|s| s.number = Some(done.number.clone()));
+                        event(
+                            ctx,
+                            "finalized",
+                            "system",
+                            json!({ "number": done.number, "issueDate": done.issue_date }),
+                        );
+                        Ok(())
+                    }
+                    Err(err) => Err(err.to_string()),
+                }
+            }
+            Step::Render => match ctx
+                .execute_activity(RenderInvoicePdf, invoice.clone(), effect_options())
+                .await
+            {
+                Ok(pdf) => {
+                    ctx.state_mut(|s| s.pdf_key = Some(pdf.key.clone()));
+                    event(
+                        ctx,
+                        "pdf_rendered",
+                        "system",
+                        json!({ "key": pdf.key, "size": pdf.size }),
+                    );
+                    Ok(())
+                }
+                Err(err) => Err(err.to_string()),
+            },
+            Step::Send => {
+                let key = format!("{}:invoice_email:1", invoice.invoice_id);
+                match ctx
+                    .execute_activity(
+                        SendInvoiceEmail,
+                        email_input(ctx, EmailKind::Invoice, key, None),
+                        effect_options(),
+                    )
+                    .await
+                {
+                    Ok(sent) => {
+                        mark_sent(ctx);
+                        event(
+                            ctx,
+                            "email_sent",
+                            "system",
+                            json!({ "kind": "invoice", "messageId": sent.provider_message_id, "to": sent.recipient }),
+                        );
+                        Ok(())
+                    }
+                    Err(err) => Err(err.to_string()),
+                }
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                project(ctx).await?;
+                return Ok(true);
+            }
+            Err(reason) => {
+                // Failed for good: park the invoice until ops retry it or someone voids it.
+                ctx.state_mut(|s| {
+                    s.attention_reason = Some(reason.clone());
+                    s.status = InvoiceStatus::NeedsAttention;
+                    s.retry_requested = false;
+                });
+                event(
+                    ctx,
+                    "failed",
+                    "system",
+                    json!({ "step": format!("{step:?}").to_lowercase(), "reason": reason }),
+                );
+                project(ctx).await?;
+                ctx.wait_condition(|s| s.retry_requested || s.void_requested.is_some()).await?;
+                if ctx.state(|s| s.void_requested.is_some()) {
+                    return Ok(false);
+                }
+                ctx.state_mut(|s| {
+                    s.attention_reason = None;
+                    s.status = if s.amount_paid > 0 {
+                        InvoiceStatus::PartiallyPaid
+                    } else {
+                        InvoiceStatus::Open
+                    };
+                });
+            }
+        }
+    }
+}
+
+/// The invoice email was accepted: plan reminders and the overdue mark from now on.
+fn mark_sent(ctx: &mut WorkflowContext<InvoiceWorkflow>) {
+    let at = now(ctx);
+    ctx.state_mut(|s| {
+        s.sent_at = Some(at);
+        let Some(record) = &s.record else { return };
+        let tz: Tz = record.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        s.reminders = schedule::reminder_slots(record.due_date, &record.reminder_offsets, tz);
+        // Slots before the invoice went out are covered by the invoice email itself.
+        s.reminders_done = s.reminders.iter().take_while(|slot| slot.at <= at).count();
+        let overdue_at = schedule::overdue_at(record.due_date, tz);
+        s.overdue_at = Some(overdue_at);
+        s.overdue_marked = overdue_at <= at;
+        if s.status != InvoiceStatus::PartiallyPaid && s.status != InvoiceStatus::Paid {
+            s.status = if s.overdue_marked { InvoiceStatus::Overdue } else { InvoiceStatus::Sent };
+        }
+    });
+}
+
+/// Waits on payments, commands and the clock until the invoice is paid or void.
+async fn wait_for_payment(ctx: &mut WorkflowContext<InvoiceWorkflow>) -> WorkflowResult<()> {
+    loop {
+        // Payments first: reaching the total ends the loop before any reminder can go out.
+        if ctx.state(|s| !s.pending_payments.is_empty()) {
+            project(ctx).await?;
+        }
+        if ctx.state(|s| s.status == InvoiceStatus::Paid) {
+            return Ok(());
+        }
+        if let Some(req) = ctx.state(|s| s.void_requested.clone()) {
+            let at = now(ctx);
+            ctx.state_mut(|s| {
+                s.status = InvoiceStatus::Void;
+                s.voided_at = Some(at);
+                s.commands.clear();
+            });
+            event(ctx, "voided", &req.actor, json!({ "reason": req.reason }));
+            project(ctx).await?;
+            return Ok(());
+        }
+        if let Some(command) = ctx.state_mut(|s| s.commands.pop_front()) {
+            run_command(ctx, command).await?;
+            continue;
+        }
+        let now_at = now(ctx);
+        apply_clock(ctx, now_at).await?;
+        let wakeups = ctx.state(|s| s.wakeups);
+        match ctx.state(|s| s.next_action()) {
+            Some(next) => {
+                let wait = (next.at - now_at)
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .max(Duration::from_secs(1));
+                let mut timer = Box::pin(ctx.timer(wait));
+                let mut woken = Box::pin(ctx.wait_condition(move |s| s.wakeups != wakeups));
+                temporalio_workflow::workflows::select! {
+                    _ = timer => {}
+                    _ = woken => { timer.cancel(); }
+                }
+            }
+            None => ctx.wait_condition(move |s| s.wakeups != wakeups).await?,
+        }
+    }
+}
+
+/// Applies what the clock says: the overdue mark, and reminders whose time has come. After an
+/// outage several slots may have passed: they collapse into one reminder.
+async fn apply_clock(
+    ctx: &mut WorkflowContext<InvoiceWorkflow>,
+    now_at: DateTime<Utc>,
+) -> WorkflowResult<()> {
+    // A partially paid invoice keeps that status past its due date; only its flag changes.
+    let turned_overdue = ctx.state_mut(|s| {
+        let due = !s.overdue_marked && s.overdue_at.is_some_and(|at| at <= now_at);
+        if due {
+            s.overdue_marked = true;
+            if s.status == InvoiceStatus::Sent {
+                s.status = InvoiceStatus::Overdue;
+            }
+        }
+        due
+    });
+    if turned_overdue {
+        event(ctx, "status_changed", "system", json!({ "status": "overdue" }));
+        project(ctx).await?;
+    }
+    let missed: Vec<ReminderSlot> = ctx.state_mut(|s| {
+        let start = s.reminders_done.min(s.reminders.len());
+        let due: Vec<ReminderSlot> =
+            s.reminders[start..].iter().take_while(|slot| slot.at <= now_at).copied().collect();
+        s.reminders_done += due.len();
+        due
+    });
+    if let Some(latest) = missed.last() {
+        let key = format!(
+            "{}:reminder:{}",
+            ctx.state(|s| s.input.invoice_id.clone()),
+            latest.offset_days
+        );
+        let input = email_input(ctx, EmailKind::Reminder, key, Some(latest.offset_days));
+        let skipped: Vec<i32> = missed[..missed.len() - 1].iter().map(|s| s.offset_days).collect();
+        match ctx.execute_activity(SendInvoiceEmail, input, effect_options()).await {
+            Ok(sent) => event(
+                ctx,
+                "reminder_sent",
+                "system",
+                json!({
+                    "offsetDays": latest.offset_days, "collapsed": skipped, "messageId": sent.provider_message_id, "to": sent.recipient,
+                }),
+            ),
+            // A reminder that cannot be sent is not worth parking the invoice for.
+            Err(err) => event(
+                ctx,
+                "reminder_failed",
+                "system",
+                json!({ "offsetDays": latest.offset_days, "reason": err.to_string() }),
+            ),
+        }
+        project(ctx).await?;
+    }
+    Ok(())
+}
+
+async fn run_command(
+    ctx: &mut WorkflowContext<InvoiceWorkflow>,
+    command: Command,
+) -> WorkflowResult<()> {
+    let invoice_id = ctx.state(|s| s.input.invoice_id.clone());
+    let (kind, actor, key, event_kind) = match command {
+        Command::Resend(actor) => {
+            let n = ctx.state_mut(|s| {
+                s.resends += 1;
+                s.resends + 1
+            });
+            (EmailKind::Invoice, actor, format!("{invoice_id}:invoice_email:{n}"), "email_sent")
+        }
+        Command::RemindNow(actor) => {
+            let n = ctx.state_mut(|s| {
+                s.manual_reminders += 1;
+                s.manual_reminders
+            });
+            (
+                EmailKind::Reminder,
+                actor,
+                format!("{invoice_id}:reminder:manual-{n}"),
+                "reminder_sent",
+            )
+        }
+    };
+    let kind_name = match kind {
+        EmailKind::Invoice => "invoice",
+        EmailKind::Reminder => "reminder",
+        EmailKind::Receipt => "receipt",
+    };
+    match ctx
+        .execute_activity(SendInvoiceEmail, email_input(ctx, kind, key, None), effect_options())
+        .await
+    {
+        Ok(sent) => event(
+            ctx,
+            event_kind,
+            &actor,
+            json!({ "kind": kind_name, "manual": true, "messageId": sent.provider_message_id, "to": sent.recipient }),
+        ),
+        Err(err) => event(
+            ctx,
+            "email_failed",
+            &actor,
+            json!({ "kind": kind_name, "reason": err.to_string() }),
+        ),
+    }
+    project(ctx).await
+}
