@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared helpers for scripts/dev.sh and scripts/test.sh: a project venv with the Temporal CLI,
-# a reachable Postgres, free ports, and a Temporal dev server that we start and stop ourselves.
+# a reachable Postgres, free ports, and the local services we start and stop ourselves (a
+# Temporal dev server, moto for S3 and SES, the maildump mail catcher).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +20,8 @@ ensure_venv() {
   fi
   local stamp="$VENV/.requirements.sha256"
   local want; want=$(sha256sum "$ROOT/requirements-dev.txt" | cut -d' ' -f1)
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$TEMPORAL" ]; then
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$TEMPORAL" ] \
+    || [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/maildump" ]; then
     say "installing Python tools (requirements-dev.txt)"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt" \
       || die "pip install failed; is PyPI reachable?"
@@ -105,6 +107,45 @@ start_temporal() {
   done
   kill "$pid" 2>/dev/null || true
   die "the Temporal dev server did not become healthy within 60 s (log: $log)."
+}
+
+# wait_http <url> <pid> <name> <log file>: polls until <url> answers 2xx, for up to 60 s; dies
+# with the log if the process exits first or the time runs out (stopping it then).
+wait_http() {
+  local url="$1" pid="$2" name="$3" log="$4"
+  for _ in $(seq 1 300); do
+    if python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1).close()' "$url" 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "$name exited; see above."; }
+    sleep 0.2
+  done
+  stop_pid "$pid"
+  die "$name did not answer at $url within 60 s (log: $log)."
+}
+
+# start_moto <port> <log file>
+# Starts moto's server (S3 and SES on one HTTP endpoint, state in memory) in the background as a
+# child of this shell, sets MOTO_PID, and waits until it answers.
+start_moto() {
+  local port="$1" log="$2"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >"$log" 2>&1 &
+  MOTO_PID=$!
+  wait_http "http://127.0.0.1:$port/moto-api/data.json" "$MOTO_PID" "moto_server" "$log"
+}
+
+# start_maildump <smtp port> <http port> <log file> [sqlite file]
+# Starts the maildump mail catcher (SMTP in, web inbox and REST API out; messages in memory
+# unless a file is given) in the background as a child of this shell, sets MAILDUMP_PID, and
+# waits until both ports answer. -n: clients cannot shut it down through its API.
+start_maildump() {
+  local smtp="$1" http="$2" log="$3" db="${4:-}"
+  local args=(--foreground -n --smtp-ip 127.0.0.1 --smtp-port "$smtp" --http-ip 127.0.0.1 --http-port "$http")
+  [ -n "$db" ] && args+=(--db "$db")
+  "$VENV/bin/maildump" "${args[@]}" </dev/null >"$log" 2>&1 &
+  MAILDUMP_PID=$!
+  wait_http "http://127.0.0.1:$http/messages/" "$MAILDUMP_PID" "maildump" "$log"
+  port_open "$smtp" || { stop_pid "$MAILDUMP_PID"; cat "$log" >&2; die "maildump's SMTP port $smtp does not answer."; }
 }
 
 # Stops a process and waits for it, quietly.
