@@ -6,6 +6,11 @@
 //! `definition = ...` attribute makes a drift between contract and implementation a compile
 //! error rather than a stuck workflow.
 
+pub mod email;
+pub mod invoices;
+pub mod pdf;
 mod platform;
+pub use invoice_storage as storage;
 
+pub use invoices::InvoiceActivities;
 pub use platform::PlatformActivities;

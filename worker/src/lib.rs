@@ -3,11 +3,12 @@
 //! tests use the same functions so they exercise exactly what production runs.
 
 mod connection;
+pub mod providers;
 
 use std::time::Duration;
 
-use invoice_activities::PlatformActivities;
-use invoice_workflows::PingWorkflow;
+use invoice_activities::{InvoiceActivities, PlatformActivities};
+use invoice_workflows::{InvoiceWorkflow, PingWorkflow};
 use temporalio_client::Client;
 use temporalio_sdk::{Worker, WorkerCreateError, WorkerOptions, WorkflowRegistrationError};
 
@@ -41,11 +42,14 @@ pub fn build_worker(
     client: Client,
     task_queue: &str,
     activities: PlatformActivities,
+    invoices: InvoiceActivities,
 ) -> Result<Worker, BuildWorkerError> {
     let options = WorkerOptions::new(task_queue)
         .graceful_shutdown_period(GRACEFUL_SHUTDOWN_PERIOD)
         .register_activities(activities)
+        .register_activities(invoices)
         .register_workflow::<PingWorkflow>()?
+        .register_workflow::<InvoiceWorkflow>()?
         .build();
     Ok(Worker::new(runtime, client, options)?)
 }

@@ -8,6 +8,7 @@ use std::{process::ExitCode, time::Duration};
 use anyhow::Context as _;
 use clap::Parser;
 use invoice_activities::PlatformActivities;
+use invoice_worker::providers::ProviderConfig;
 use invoice_worker::{Runtime, TemporalConfig, build_worker, connect_with_retry};
 use temporalio_sdk::runtime::RuntimeOptions;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -34,6 +35,8 @@ struct Config {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
     log_format: LogFormat,
+    #[command(flatten)]
+    providers: ProviderConfig,
 }
 
 #[tokio::main]
@@ -71,8 +74,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
 
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default())
         .context("starting the Temporal runtime")?;
-    let mut worker =
-        build_worker(&runtime, client, &config.temporal_task_queue, PlatformActivities::new())?;
+    let invoices = config.providers.build().await.context("setting up the providers")?;
+    let mut worker = build_worker(
+        &runtime,
+        client,
+        &config.temporal_task_queue,
+        PlatformActivities::new(),
+        invoices,
+    )?;
 
     // `Worker::run` is not `Send`, so it stays on this task and the signal watcher moves to
     // its own; initiating shutdown makes `run` stop polling, finish in-flight tasks and return.

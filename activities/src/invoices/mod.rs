@@ -1,0 +1,149 @@
+//! `InvoiceActivities`: the side effects of `InvoiceWorkflow`, each idempotent under retry.
+//! Permanent failures are reported as non-retryable so the workflow can park the invoice in
+//! `needs_attention`; everything else retries with backoff.
+
+pub mod document;
+pub mod mail;
+pub mod records;
+
+use std::sync::Arc;
+
+use invoice_workflows::invoice::messages::{
+    CreateRecordInput, FinalizeInput, Finalized, InvoiceRecord, InvoiceRef, Projection,
+    RenderedPdf, SendEmailInput, SentEmail, UpdateDraftInput,
+};
+use sqlx::PgPool;
+use temporalio_macros::activities;
+use temporalio_sdk::ApplicationFailure;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use tracing::instrument;
+
+use crate::email::Mailer;
+use crate::pdf::PdfRenderer;
+use crate::storage::ObjectStore;
+use records::RecordError;
+
+/// The clients the invoice activities use, built once by the worker.
+pub struct InvoiceActivities {
+    pub db: PgPool,
+    pub pdf: Arc<PdfRenderer>,
+    pub store: ObjectStore,
+    pub mailer: Mailer,
+}
+
+impl std::fmt::Debug for InvoiceActivities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvoiceActivities").finish_non_exhaustive()
+    }
+}
+
+fn permanent(message: String) -> ActivityError {
+    ActivityError::application(ApplicationFailure::builder(message).non_retryable(true).build())
+}
+
+fn record_error(e: RecordError) -> ActivityError {
+    match e {
+        RecordError::Permanent(m) => permanent(m),
+        other => other.into(),
+    }
+}
+
+#[activities]
+impl InvoiceActivities {
+    #[activity(definition = invoice_workflows::invoice::messages::CreateInvoiceRecord)]
+    #[instrument(skip_all, fields(invoice.id = %input.input.invoice_id))]
+    pub async fn create_invoice_record(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: CreateRecordInput,
+    ) -> Result<InvoiceRecord, ActivityError> {
+        records::create(&self.db, &input).await.map_err(record_error)
+    }
+
+    #[activity(definition = invoice_workflows::invoice::messages::UpdateDraft)]
+    #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
+    pub async fn update_draft(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: UpdateDraftInput,
+    ) -> Result<InvoiceRecord, ActivityError> {
+        records::update_draft(&self.db, &input).await.map_err(record_error)
+    }
+
+    #[activity(definition = invoice_workflows::invoice::messages::DeleteDraft)]
+    #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
+    pub async fn delete_draft(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: InvoiceRef,
+    ) -> Result<(), ActivityError> {
+        records::delete_draft(&self.db, &input).await.map_err(record_error)
+    }
+
+    #[activity(definition = invoice_workflows::invoice::messages::FinalizeInvoice)]
+    #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
+    pub async fn finalize_invoice(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: FinalizeInput,
+    ) -> Result<Finalized, ActivityError> {
+        records::finalize(&self.db, &input).await.map_err(record_error)
+    }
+
+    #[activity(definition = invoice_workflows::invoice::messages::RenderInvoicePdf)]
+    #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
+    pub async fn render_invoice_pdf(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: InvoiceRef,
+    ) -> Result<RenderedPdf, ActivityError> {
+        let org_id = input.org_id.parse().map_err(|_| permanent("bad org id".into()))?;
+        let invoice_id =
+            input.invoice_id.parse().map_err(|_| permanent("bad invoice id".into()))?;
+        let doc = document::load(&self.db, org_id, invoice_id).await.map_err(record_error)?;
+        let renderer = self.pdf.clone();
+        let bytes = tokio::task::spawn_blocking(move || renderer.render(&doc))
+            .await
+            .map_err(|e| ActivityError::from(anyhow::anyhow!("render task: {e}")))?
+            .map_err(|e| permanent(format!("the invoice could not be rendered: {e}")))?;
+        let key = self
+            .store
+            .put_content_addressed(&bytes, "application/pdf", &format!("invoices/{org_id}"))
+            .await?;
+        sqlx::query!(
+            "UPDATE invoices SET pdf_key = $3 WHERE org_id = $1 AND id = $2",
+            org_id,
+            invoice_id,
+            key.as_str()
+        )
+        .execute(&self.db)
+        .await?;
+        Ok(RenderedPdf { key: key.as_str().to_owned(), size: bytes.len() as u64 })
+    }
+
+    #[activity(definition = invoice_workflows::invoice::messages::SendInvoiceEmail)]
+    #[instrument(skip_all, fields(invoice.id = %input.invoice_id, key = %input.idempotency_key))]
+    pub async fn send_invoice_email(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SendEmailInput,
+    ) -> Result<SentEmail, ActivityError> {
+        mail::send(&self.db, &self.mailer, &self.store, &input).await.map_err(|e| {
+            if e.is_permanent() {
+                permanent(e.to_string())
+            } else {
+                ActivityError::from(anyhow::Error::new(e))
+            }
+        })
+    }
+
+    #[activity(definition = invoice_workflows::invoice::messages::RecordProjection)]
+    #[instrument(skip_all, fields(invoice.id = %input.invoice_id, version = input.version))]
+    pub async fn record_projection(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: Projection,
+    ) -> Result<(), ActivityError> {
+        records::project(&self.db, &input).await.map_err(record_error)
+    }
+}

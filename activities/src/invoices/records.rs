@@ -1,0 +1,415 @@
+//! Postgres writes of the invoice workflow: the invoice row and its lines, finalization with a
+//! gapless number, and the projection of the workflow's state (versioned, so a stale write
+//! loses), with timeline events, payments and a NOTIFY for live updates.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use invoice_domain::{Decimal4, LineAmounts, LineInput, compute_totals};
+use invoice_workflows::invoice::messages::{
+    CreateRecordInput, FinalizeInput, Finalized, InvoiceContent, InvoiceRecord, InvoiceRef,
+    Projection, UpdateDraftInput,
+};
+use invoice_workflows::invoice::schedule;
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Channel that announces every invoice change (payload: org id, invoice id, version, status).
+pub const NOTIFY_CHANNEL: &str = "invoice_changes";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Retrying cannot help (the data is not what the workflow expects).
+    #[error("{0}")]
+    Permanent(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+fn parse_id(id: &str) -> Result<Uuid, RecordError> {
+    id.parse().map_err(|_| RecordError::Permanent(format!("not a uuid: {id}")))
+}
+
+/// Decimals travel as text and are cast to `numeric` in SQL: exact, and no decimal crate needed.
+fn numeric(d: Decimal4) -> String {
+    d.to_string()
+}
+
+/// Stores the invoice with its lines and the `created` event. Idempotent: a retry after a crash
+/// finds the row and returns it.
+pub async fn create(db: &PgPool, req: &CreateRecordInput) -> Result<InvoiceRecord, RecordError> {
+    let input = &req.input;
+    let (org_id, invoice_id, customer_id) =
+        (parse_id(&input.org_id)?, parse_id(&input.invoice_id)?, parse_id(&input.customer_id)?);
+    let mut tx = db.begin().await?;
+    let customer = sqlx::query!(
+        "SELECT c.name, c.email, c.time_zone, o.reminder_offsets
+         FROM customers c JOIN organizations o ON o.id = c.org_id
+         WHERE c.org_id = $1 AND c.id = $2",
+        org_id,
+        customer_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| RecordError::Permanent(format!("customer {customer_id} not found")))?;
+    let content = &input.content;
+    let lines: Vec<LineInput> = content
+        .lines
+        .iter()
+        .map(|l| LineInput { quantity: l.quantity, unit_price: l.unit_price })
+        .collect();
+    let (amounts, totals) = compute_totals(&lines, content.discount_rate, content.tax_rate)
+        .map_err(|e| RecordError::Permanent(format!("totals: {e}")))?;
+    let status = if input.draft { "draft" } else { "open" };
+    let inserted = sqlx::query!(
+        "INSERT INTO invoices (id, org_id, customer_id, workflow_id, status, currency, issue_date, due_date,
+                               tax_rate, discount_rate, subtotal, discount_total, tax_total, total, notes,
+                               reference, client_name, client_email, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::numeric, $10::text::numeric, $11, $12, $13, $14, $15,
+                 $16, $17, $18, $19, $20)
+         ON CONFLICT (id) DO NOTHING",
+        invoice_id,
+        org_id,
+        customer_id,
+        req.workflow_id,
+        status,
+        content.currency,
+        content.issue_date,
+        content.due_date,
+        numeric(content.tax_rate),
+        numeric(content.discount_rate),
+        totals.subtotal,
+        totals.discount,
+        totals.tax,
+        totals.total,
+        content.notes,
+        content.reference,
+        customer.name,
+        customer.email,
+        input.actor,
+        req.at
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        insert_lines(&mut tx, org_id, invoice_id, content, &amounts).await?;
+        append_event(
+            &mut tx,
+            org_id,
+            invoice_id,
+            "created",
+            &input.actor,
+            json!({ "status": status, "total": totals.total }),
+            req.at,
+            "created",
+        )
+        .await?;
+        notify(&mut tx, org_id, invoice_id, 0, status).await?;
+    }
+    tx.commit().await?;
+    Ok(InvoiceRecord {
+        total: totals.total,
+        currency: content.currency.clone(),
+        due_date: content.due_date,
+        time_zone: customer.time_zone,
+        reminder_offsets: customer.reminder_offsets,
+    })
+}
+
+async fn insert_lines(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    invoice_id: Uuid,
+    content: &InvoiceContent,
+    amounts: &[LineAmounts],
+) -> Result<(), RecordError> {
+    for (position, (line, amount)) in content.lines.iter().zip(amounts).enumerate() {
+        sqlx::query!(
+            "INSERT INTO invoice_lines (invoice_id, position, org_id, description, quantity, unit_price, amount)
+             VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7)",
+            invoice_id,
+            position as i32,
+            org_id,
+            line.description,
+            numeric(line.quantity),
+            line.unit_price,
+            amount.amount
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces a draft's content, customer and lines and recomputes its totals. Refused (for good)
+/// once the invoice is numbered. Idempotent: a retry writes the same content again.
+pub async fn update_draft(
+    db: &PgPool,
+    req: &UpdateDraftInput,
+) -> Result<InvoiceRecord, RecordError> {
+    let (org_id, invoice_id, customer_id) =
+        (parse_id(&req.org_id)?, parse_id(&req.invoice_id)?, parse_id(&req.customer_id)?);
+    let content = &req.content;
+    let lines: Vec<LineInput> = content
+        .lines
+        .iter()
+        .map(|l| LineInput { quantity: l.quantity, unit_price: l.unit_price })
+        .collect();
+    let (amounts, totals) = compute_totals(&lines, content.discount_rate, content.tax_rate)
+        .map_err(|e| RecordError::Permanent(format!("totals: {e}")))?;
+    let mut tx = db.begin().await?;
+    let customer = sqlx::query!(
+        "SELECT c.name, c.email, c.time_zone, o.reminder_offsets
+         FROM customers c JOIN organizations o ON o.id = c.org_id
+         WHERE c.org_id = $1 AND c.id = $2",
+        org_id,
+        customer_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| RecordError::Permanent(format!("customer {customer_id} not found")))?;
+    let updated = sqlx::query!(
+        "UPDATE invoices SET customer_id = $3, currency = $4, issue_date = $5, due_date = $6,
+                tax_rate = $7::text::numeric, discount_rate = $8::text::numeric, subtotal = $9,
+                discount_total = $10, tax_total = $11, total = $12, notes = $13, reference = $14,
+                client_name = $15, client_email = $16, updated_at = now()
+         WHERE org_id = $1 AND id = $2 AND number IS NULL",
+        org_id,
+        invoice_id,
+        customer_id,
+        content.currency,
+        content.issue_date,
+        content.due_date,
+        numeric(content.tax_rate),
+        numeric(content.discount_rate),
+        totals.subtotal,
+        totals.discount,
+        totals.tax,
+        totals.total,
+        content.notes,
+        content.reference,
+        customer.name,
+        customer.email
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated != 1 {
+        return Err(RecordError::Permanent("only an unnumbered draft can be edited".into()));
+    }
+    sqlx::query!("DELETE FROM invoice_lines WHERE invoice_id = $1", invoice_id)
+        .execute(&mut *tx)
+        .await?;
+    insert_lines(&mut tx, org_id, invoice_id, content, &amounts).await?;
+    append_event(
+        &mut tx,
+        org_id,
+        invoice_id,
+        "draft_updated",
+        &req.actor,
+        json!({ "total": totals.total, "lines": content.lines.len() }),
+        req.at,
+        &format!("edit:{}:{}", req.version, req.at.timestamp_micros()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(InvoiceRecord {
+        total: totals.total,
+        currency: content.currency.clone(),
+        due_date: content.due_date,
+        time_zone: customer.time_zone,
+        reminder_offsets: customer.reminder_offsets,
+    })
+}
+
+/// Deletes an unnumbered draft with its lines and events. Idempotent.
+pub async fn delete_draft(db: &PgPool, invoice: &InvoiceRef) -> Result<(), RecordError> {
+    let (org_id, invoice_id) = (parse_id(&invoice.org_id)?, parse_id(&invoice.invoice_id)?);
+    let mut tx = db.begin().await?;
+    let numbered = sqlx::query_scalar!(
+        "SELECT number IS NOT NULL AS \"numbered!\" FROM invoices WHERE org_id = $1 AND id = $2 FOR UPDATE",
+        org_id,
+        invoice_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    match numbered {
+        None => return Ok(()),
+        Some(true) => {
+            return Err(RecordError::Permanent("a numbered invoice cannot be deleted".into()));
+        }
+        Some(false) => {}
+    }
+    for statement in [
+        "DELETE FROM invoice_events WHERE invoice_id = $1",
+        "DELETE FROM invoice_lines WHERE invoice_id = $1",
+        "DELETE FROM invoices WHERE id = $1",
+    ] {
+        sqlx::query(statement).bind(invoice_id).execute(&mut *tx).await?;
+    }
+    notify(&mut tx, org_id, invoice_id, u64::MAX, "deleted").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Numbers the invoice (`INV-<year>-<nnnnn>`, gapless per organisation and year: the counter
+/// and the invoice change in one transaction) and freezes the client as printed. Idempotent.
+pub async fn finalize(db: &PgPool, req: &FinalizeInput) -> Result<Finalized, RecordError> {
+    let (org_id, invoice_id) = (parse_id(&req.org_id)?, parse_id(&req.invoice_id)?);
+    let mut tx = db.begin().await?;
+    let row = sqlx::query!(
+        r#"SELECT i.number, i.issue_date, c.time_zone, c.name, c.email, c.address, c.tax_id
+           FROM invoices i JOIN customers c ON c.id = i.customer_id
+           WHERE i.org_id = $1 AND i.id = $2
+           FOR UPDATE OF i"#,
+        org_id,
+        invoice_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| RecordError::Permanent(format!("invoice {invoice_id} not found")))?;
+    if let (Some(number), Some(issue_date)) = (row.number, row.issue_date) {
+        return Ok(Finalized { number, issue_date });
+    }
+    let tz = row.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let issue_date: NaiveDate = row.issue_date.unwrap_or_else(|| schedule::local_date(req.at, tz));
+    let year = chrono::Datelike::year(&issue_date);
+    let seq = sqlx::query_scalar!(
+        "INSERT INTO invoice_number_counters (org_id, year, last_value) VALUES ($1, $2, 1)
+         ON CONFLICT (org_id, year) DO UPDATE SET last_value = invoice_number_counters.last_value + 1
+         RETURNING last_value",
+        org_id,
+        year
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let number = format!("INV-{year}-{seq:05}");
+    let snapshot = json!({ "name": row.name, "email": row.email, "address": row.address, "taxId": row.tax_id });
+    sqlx::query!(
+        "UPDATE invoices SET number = $3, issue_date = $4, finalized_at = $5, client_name = $6, client_email = $7,
+                client_snapshot = $8, updated_at = now()
+         WHERE org_id = $1 AND id = $2",
+        org_id,
+        invoice_id,
+        number,
+        issue_date,
+        req.at,
+        row.name,
+        row.email,
+        snapshot
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Finalized { number, issue_date })
+}
+
+/// Writes the workflow's view of the invoice. A projection older than what the row already
+/// shows does not touch the row; its events and payments are still stored (each at most once).
+pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
+    let (org_id, invoice_id) = (parse_id(&p.org_id)?, parse_id(&p.invoice_id)?);
+    let version =
+        i64::try_from(p.version).map_err(|_| RecordError::Permanent("version overflow".into()))?;
+    let next_action = p.next_action.as_ref().map(|a| json!(a));
+    let mut tx = db.begin().await?;
+    let updated = sqlx::query!(
+        "UPDATE invoices SET status = $3, amount_paid = $4, attention_reason = $5, next_action = $6,
+                pdf_key = COALESCE($7, pdf_key), sent_at = COALESCE($8, sent_at), paid_at = $9, voided_at = $10,
+                version = $11, updated_at = now()
+         WHERE org_id = $1 AND id = $2 AND version < $11",
+        org_id,
+        invoice_id,
+        p.status.as_str(),
+        p.amount_paid,
+        p.attention_reason,
+        next_action,
+        p.pdf_key,
+        p.sent_at,
+        p.paid_at,
+        p.voided_at,
+        version
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    for payment in &p.payments {
+        sqlx::query!(
+            "INSERT INTO payments (id, org_id, invoice_id, event_id, amount, currency, method, reference, paid_at, recorded_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (invoice_id, event_id) DO NOTHING",
+            Uuid::now_v7(),
+            org_id,
+            invoice_id,
+            payment.event_id,
+            payment.amount,
+            payment.currency,
+            payment.method,
+            payment.reference,
+            payment.paid_at,
+            payment.actor
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (i, event) in p.events.iter().enumerate() {
+        let key = format!("v{}:{i}", p.version);
+        append_event(
+            &mut tx,
+            org_id,
+            invoice_id,
+            &event.kind,
+            &event.actor,
+            event.data.clone(),
+            event.at,
+            &key,
+        )
+        .await?;
+    }
+    if updated == 1 || !p.events.is_empty() {
+        notify(&mut tx, org_id, invoice_id, p.version, p.status.as_str()).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn append_event(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    invoice_id: Uuid,
+    kind: &str,
+    actor: &str,
+    data: serde_json::Value,
+    at: DateTime<Utc>,
+    dedup_key: &str,
+) -> Result<(), RecordError> {
+    sqlx::query!(
+        "INSERT INTO invoice_events (org_id, invoice_id, kind, actor, data, occurred_at, dedup_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (invoice_id, dedup_key) DO NOTHING",
+        org_id,
+        invoice_id,
+        kind,
+        actor,
+        data,
+        at,
+        dedup_key
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn notify(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    invoice_id: Uuid,
+    version: u64,
+    status: &str,
+) -> Result<(), RecordError> {
+    let payload =
+        json!({ "orgId": org_id, "invoiceId": invoice_id, "version": version, "status": status })
+            .to_string();
+    sqlx::query!("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, payload).execute(conn).await?;
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! Configuration of the worker's providers (database, object storage, email) from flags or the
+//! environment, and building the invoice activities from it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use invoice_activities::InvoiceActivities;
+use invoice_activities::email::{EmailConfig, Mailer, SesConfig, SmtpConfig, TransportConfig};
+use invoice_activities::pdf::PdfRenderer;
+use invoice_activities::storage::{ObjectStore, StorageArgs};
+use sqlx::postgres::PgPoolOptions;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmailBackend {
+    Smtp,
+    Ses,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProviderConfig {
+    /// Postgres connection string.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/invoices"
+    )]
+    pub database_url: String,
+    /// Maximum connections in the worker's Postgres pool.
+    #[arg(long, env = "WORKER_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// How email is sent.
+    #[arg(long, env = "EMAIL_BACKEND", value_enum, default_value = "smtp")]
+    pub email_backend: EmailBackend,
+    /// The sender of invoice emails.
+    #[arg(long, env = "EMAIL_FROM", default_value = "Invoices <invoices@localhost>")]
+    pub email_from: String,
+    /// SMTP relay (with `EMAIL_BACKEND=smtp`), e.g. the local mail catcher.
+    #[arg(long, env = "SMTP_URL", default_value = "smtp://127.0.0.1:1025")]
+    pub smtp_url: String,
+    #[arg(long, env = "SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    #[arg(long, env = "SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// An SES-compatible endpoint instead of AWS.
+    #[arg(long, env = "SES_ENDPOINT_URL")]
+    pub ses_endpoint_url: Option<String>,
+    /// SES configuration set for delivery events.
+    #[arg(long, env = "SES_CONFIGURATION_SET")]
+    pub ses_configuration_set: Option<String>,
+}
+
+impl ProviderConfig {
+    /// Builds the invoice activities. Nothing here needs the providers to be up yet: the pool
+    /// connects lazily and the mailer and store connect on first use.
+    pub async fn build(&self) -> anyhow::Result<InvoiceActivities> {
+        let db = PgPoolOptions::new()
+            .max_connections(self.database_max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy(&self.database_url)
+            .context("DATABASE_URL")?;
+        let store =
+            ObjectStore::from_config(&self.storage.config()).await.context("object storage")?;
+        let transport = match self.email_backend {
+            EmailBackend::Smtp => TransportConfig::Smtp(SmtpConfig {
+                username: self.smtp_username.clone(),
+                password: self.smtp_password.clone().map(Into::into),
+                ..SmtpConfig::new(self.smtp_url.clone())
+            }),
+            EmailBackend::Ses => TransportConfig::Ses(SesConfig {
+                region: self.storage.aws_region.clone(),
+                endpoint_url: self.ses_endpoint_url.clone(),
+                configuration_set: self.ses_configuration_set.clone(),
+            }),
+        };
+        let mailer = Mailer::from_config(&EmailConfig { from: self.email_from.clone(), transport })
+            .await
+            .context("email")?;
+        Ok(InvoiceActivities { db, pdf: Arc::new(PdfRenderer::new()), store, mailer })
+    }
+}
