@@ -165,6 +165,10 @@ activity_contract!(
     UpdateDraft, "update_draft", UpdateDraftInput => InvoiceRecord
 );
 activity_contract!(
+    /// Deletes a discarded draft (never numbered) with its lines and events.
+    DeleteDraft, "delete_draft", InvoiceRef => ()
+);
+activity_contract!(
     /// Takes the next gapless number of the organisation and freezes the invoice.
     FinalizeInvoice, "finalize_invoice", FinalizeInput => Finalized
 );
@@ -190,11 +194,21 @@ pub struct CreateRecordInput {
     pub at: DateTime<Utc>,
 }
 
+/// New content for a draft (the `edit_draft` update).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftEdit {
+    pub content: InvoiceContent,
+    pub customer_id: String,
+    pub actor: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateDraftInput {
     pub org_id: String,
     pub invoice_id: String,
+    pub customer_id: String,
     pub content: InvoiceContent,
     pub actor: String,
     pub version: u64,

@@ -13,8 +13,8 @@ use invoice_domain::InvoiceStatus;
 use serde_json::json;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_workflow::{
-    ActivityOptions, CancellableFuture, LocalActivityOptions, RetryPolicy, SyncWorkflowContext,
-    WorkflowContext, WorkflowContextView, WorkflowResult,
+    ActivityExecutionError, ActivityOptions, CancellableFuture, LocalActivityOptions, RetryPolicy,
+    SyncWorkflowContext, TimerOptions, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
 use super::messages::*;
@@ -25,14 +25,20 @@ type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Transient failures retry with backoff for about half an hour; then the invoice needs
 /// attention (ops can retry it). Permanent failures (non-retryable) need attention at once.
-fn effect_options() -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+/// The summary is what support reads for this step in the Temporal UI.
+///
+/// The start-to-close timeout is also how long a run waits before retrying an attempt whose
+/// worker died (activities do not heartbeat), so it is kept short: every step is one database
+/// transaction, one render or one provider call.
+fn effect_options(summary: impl Into<String>) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(20))
+        .summary(summary.into())
         .retry_policy(
             RetryPolicy::builder()
                 .initial_interval(Duration::from_secs(1))
                 .backoff_coefficient(2.0)
                 .maximum_interval(Duration::from_secs(300))
-                .maximum_attempts(12)
+                .maximum_attempts(14)
                 .build(),
         )
         .build()
@@ -81,6 +87,10 @@ pub struct InvoiceWorkflow {
     commands: VecDeque<Command>,
     finalize_requested: bool,
     void_requested: Option<ActorRequest>,
+    /// A draft being edited (`edit_draft` runs its activity): finalize waits for it.
+    editing: bool,
+    /// A draft to delete (`discard`).
+    discard_requested: Option<ActorRequest>,
     retry_requested: bool,
     attention_reason: Option<String>,
     reminders: Vec<ReminderSlot>,
@@ -114,6 +124,8 @@ impl InvoiceWorkflow {
             pending_events: Vec::new(),
             commands: VecDeque::new(),
             void_requested: None,
+            editing: false,
+            discard_requested: None,
             retry_requested: false,
             attention_reason: None,
             reminders: Vec::new(),
@@ -139,12 +151,32 @@ impl InvoiceWorkflow {
             workflow_id: ctx.workflow_id().to_owned(),
             at: now(ctx),
         };
-        let record = ctx.execute_activity(CreateInvoiceRecord, created, effect_options()).await?;
+        let record = ctx
+            .execute_activity(CreateInvoiceRecord, created, effect_options("Store the invoice"))
+            .await?;
         ctx.state_mut(|s| s.record = Some(record));
         project(ctx).await?;
 
-        // A draft waits for finalize (or void).
-        ctx.wait_condition(|s| s.finalize_requested || s.void_requested.is_some()).await?;
+        // A draft waits for finalize, void or discard (edits happen meanwhile, in their update).
+        ctx.wait_condition(|s| {
+            !s.editing
+                && (s.finalize_requested
+                    || s.void_requested.is_some()
+                    || s.discard_requested.is_some())
+        })
+        .await?;
+        if let Some(req) = ctx.state(|s| s.discard_requested.clone()) {
+            let invoice = ctx.state(|s| InvoiceRef {
+                org_id: s.input.org_id.clone(),
+                invoice_id: s.input.invoice_id.clone(),
+            });
+            ctx.execute_activity(DeleteDraft, invoice, effect_options("Delete the draft")).await?;
+            ctx.state_mut(|s| s.status = InvoiceStatus::Void);
+            ctx.upsert_search_attributes(ctx.state(search_attributes::updates));
+            let mut view = ctx.state(|s| s.view());
+            view.attention_reason = Some(format!("draft deleted by {}", req.actor));
+            return Ok(view);
+        }
         if !ctx.state(|s| s.void_requested.is_some()) {
             if input.draft {
                 ctx.state_mut(|s| s.status = InvoiceStatus::Open);
@@ -163,7 +195,7 @@ impl InvoiceWorkflow {
                 .execute_activity(
                     SendInvoiceEmail,
                     email_input(ctx, EmailKind::Receipt, key, None),
-                    effect_options(),
+                    effect_options("Send the receipt"),
                 )
                 .await;
             match sent {
@@ -175,7 +207,7 @@ impl InvoiceWorkflow {
                 ),
                 // The invoice is paid either way; a lost receipt must not reopen it.
                 Err(err) => {
-                    event(ctx, "receipt_failed", "system", json!({ "reason": err.to_string() }))
+                    event(ctx, "receipt_failed", "system", json!({ "reason": reason(&err) }))
                 }
             }
             project(ctx).await?;
@@ -190,14 +222,7 @@ impl InvoiceWorkflow {
         _ctx: &WorkflowContextView,
         _req: &ActorRequest,
     ) -> Result<(), HandlerError> {
-        if self.status != InvoiceStatus::Draft || self.finalize_requested {
-            return Err(format!(
-                "only a draft can be finalized; this invoice is {}",
-                self.status.as_str()
-            )
-            .into());
-        }
-        Ok(())
+        self.require_open_draft("finalized")
     }
 
     #[update]
@@ -208,6 +233,68 @@ impl InvoiceWorkflow {
     ) -> StatusView {
         self.finalize_requested = true;
         self.push_event(ctx, "finalize_requested", &req.actor, json!({}));
+        self.wakeups += 1;
+        self.view()
+    }
+
+    /// Replace a draft's content (and customer): stored, totals recomputed, then answered.
+    #[update_validator(edit_draft)]
+    fn validate_edit(
+        &self,
+        _ctx: &WorkflowContextView,
+        _req: &DraftEdit,
+    ) -> Result<(), HandlerError> {
+        self.require_open_draft("edited")
+    }
+
+    #[update]
+    pub async fn edit_draft(ctx: &mut WorkflowContext<Self>, req: DraftEdit) -> StatusView {
+        ctx.state_mut(|s| s.editing = true);
+        let (input, version) = ctx.state(|s| (s.input.clone(), s.version));
+        let update = UpdateDraftInput {
+            org_id: input.org_id.clone(),
+            invoice_id: input.invoice_id.clone(),
+            customer_id: req.customer_id.clone(),
+            content: req.content.clone(),
+            actor: req.actor.clone(),
+            version,
+            at: now(ctx),
+        };
+        match ctx.execute_activity(UpdateDraft, update, effect_options("Save the draft edit")).await
+        {
+            Ok(record) => ctx.state_mut(|s| {
+                s.record = Some(record);
+                s.input.content = req.content;
+                s.input.customer_id = req.customer_id;
+            }),
+            Err(err) => event(ctx, "edit_failed", &req.actor, json!({ "reason": reason(&err) })),
+        }
+        // A projection failure here is retried by the next projection of the main loop.
+        let _ = project(ctx).await;
+        ctx.state_mut(|s| {
+            s.editing = false;
+            s.wakeups += 1;
+            s.view()
+        })
+    }
+
+    /// Delete a draft: it was never numbered, so nothing is left of it but this run's history.
+    #[update_validator(discard)]
+    fn validate_discard(
+        &self,
+        _ctx: &WorkflowContextView,
+        _req: &ActorRequest,
+    ) -> Result<(), HandlerError> {
+        self.require_open_draft("deleted")
+    }
+
+    #[update]
+    pub fn discard(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        req: ActorRequest,
+    ) -> StatusView {
+        self.discard_requested = Some(req);
         self.wakeups += 1;
         self.view()
     }
@@ -277,7 +364,10 @@ impl InvoiceWorkflow {
         _ctx: &WorkflowContextView,
         _req: &ActorRequest,
     ) -> Result<(), HandlerError> {
-        if self.status.is_final() || self.void_requested.is_some() {
+        if self.status.is_final()
+            || self.void_requested.is_some()
+            || self.discard_requested.is_some()
+        {
             return Err(format!("cannot void an invoice that is {}", self.status.as_str()).into());
         }
         if self.amount_paid > 0 {
@@ -400,6 +490,24 @@ impl InvoiceWorkflow {
         self.record.as_ref().map_or(0, |r| r.total)
     }
 
+    /// A draft that nothing else is happening to.
+    fn require_open_draft(&self, what: &str) -> Result<(), HandlerError> {
+        if self.status != InvoiceStatus::Draft
+            || self.finalize_requested
+            || self.void_requested.is_some()
+            || self.discard_requested.is_some()
+            || self.editing
+        {
+            let state = if self.status == InvoiceStatus::Draft && self.editing {
+                "being edited"
+            } else {
+                self.status.as_str()
+            };
+            return Err(format!("only a draft can be {what}; this invoice is {state}").into());
+        }
+        Ok(())
+    }
+
     fn require_sendable(&self, what: &str) -> Result<(), HandlerError> {
         if self.sent_at.is_none() || self.status.is_final() || self.void_requested.is_some() {
             return Err(format!(
@@ -470,6 +578,16 @@ impl InvoiceWorkflow {
     }
 }
 
+/// What went wrong, for people: the innermost cause's message (what the activity said), not
+/// the SDK's "Activity task failed" wrapper.
+fn reason(err: &ActivityExecutionError) -> String {
+    let Some(mut failure) = err.failure() else { return err.to_string() };
+    while let Some(cause) = failure.cause.as_deref() {
+        failure = cause;
+    }
+    if failure.message.is_empty() { err.to_string() } else { failure.message.clone() }
+}
+
 /// Workflow time as a UTC instant. Every activation carries one; the epoch is only a guard.
 fn utc(t: Option<SystemTime>) -> DateTime<Utc> {
     t.map_or(DateTime::<Utc>::UNIX_EPOCH, DateTime::<Utc>::from)
@@ -507,9 +625,14 @@ fn email_input(
 }
 
 /// Writes the current state to Postgres (with a new version) and to the search attributes.
+///
+/// The version is at least the workflow time in microseconds, so it keeps growing across runs:
+/// a run that ops reset to its start (a new run of the same id, later in time) wins over every
+/// projection of the run it replaces instead of being ignored as stale.
 async fn project(ctx: &mut WorkflowContext<InvoiceWorkflow>) -> WorkflowResult<()> {
+    let micros = u64::try_from(now(ctx).timestamp_micros()).unwrap_or(0);
     let projection = ctx.state_mut(|s| {
-        s.version += 1;
+        s.version = (s.version + 1).max(micros);
         Projection {
             org_id: s.input.org_id.clone(),
             invoice_id: s.input.invoice_id.clone(),
@@ -538,6 +661,9 @@ async fn run_step(ctx: &mut WorkflowContext<InvoiceWorkflow>, step: Step) -> Wor
         org_id: s.input.org_id.clone(),
         invoice_id: s.input.invoice_id.clone(),
     });
+    // Ops retries of this step so far: a retried send uses a new email key, because the failed
+    // one may stand for an email whose delivery is unknown (see `SendInvoiceEmail`).
+    let mut retries = 0u32;
     loop {
         let outcome: Result<(), String> = match step {
             Step::Finalize => {
@@ -546,7 +672,14 @@ async fn run_step(ctx: &mut WorkflowContext<InvoiceWorkflow>, step: Step) -> Wor
                     invoice_id: invoice.invoice_id.clone(),
                     at: now(ctx),
                 };
-                match ctx.execute_activity(FinalizeInvoice, input, effect_options()).await {
+                match ctx
+                    .execute_activity(
+                        FinalizeInvoice,
+                        input,
+                        effect_options("Number and freeze the invoice"),
+                    )
+                    .await
+                {
                     Ok(done) => {
                         ctx.state_mut(|s| s.number = Some(done.number.clone()));
                         event(
@@ -557,11 +690,15 @@ async fn run_step(ctx: &mut WorkflowContext<InvoiceWorkflow>, step: Step) -> Wor
                         );
                         Ok(())
                     }
-                    Err(err) => Err(err.to_string()),
+                    Err(err) => Err(reason(&err)),
                 }
             }
             Step::Render => match ctx
-                .execute_activity(RenderInvoicePdf, invoice.clone(), effect_options())
+                .execute_activity(
+                    RenderInvoicePdf,
+                    invoice.clone(),
+                    effect_options("Render and store the PDF"),
+                )
                 .await
             {
                 Ok(pdf) => {
@@ -574,15 +711,18 @@ async fn run_step(ctx: &mut WorkflowContext<InvoiceWorkflow>, step: Step) -> Wor
                     );
                     Ok(())
                 }
-                Err(err) => Err(err.to_string()),
+                Err(err) => Err(reason(&err)),
             },
             Step::Send => {
-                let key = format!("{}:invoice_email:1", invoice.invoice_id);
+                let key = match retries {
+                    0 => format!("{}:invoice_email:1", invoice.invoice_id),
+                    n => format!("{}:invoice_email:1:retry-{n}", invoice.invoice_id),
+                };
                 match ctx
                     .execute_activity(
                         SendInvoiceEmail,
                         email_input(ctx, EmailKind::Invoice, key, None),
-                        effect_options(),
+                        effect_options("Send the invoice email"),
                     )
                     .await
                 {
@@ -596,7 +736,7 @@ async fn run_step(ctx: &mut WorkflowContext<InvoiceWorkflow>, step: Step) -> Wor
                         );
                         Ok(())
                     }
-                    Err(err) => Err(err.to_string()),
+                    Err(err) => Err(reason(&err)),
                 }
             }
         };
@@ -623,6 +763,7 @@ async fn run_step(ctx: &mut WorkflowContext<InvoiceWorkflow>, step: Step) -> Wor
                 if ctx.state(|s| s.void_requested.is_some()) {
                     return Ok(false);
                 }
+                retries += 1;
                 ctx.state_mut(|s| {
                     s.attention_reason = None;
                     s.status = if s.amount_paid > 0 {
@@ -689,7 +830,9 @@ async fn wait_for_payment(ctx: &mut WorkflowContext<InvoiceWorkflow>) -> Workflo
                     .to_std()
                     .unwrap_or(Duration::ZERO)
                     .max(Duration::from_secs(1));
-                let mut timer = Box::pin(ctx.timer(wait));
+                let summary = format!("Wait for {} at {}", next.kind.replace('_', " "), next.at);
+                let mut timer =
+                    Box::pin(ctx.timer(TimerOptions::builder(wait).summary(summary).build()));
                 let mut woken = Box::pin(ctx.wait_condition(move |s| s.wakeups != wakeups));
                 temporalio_workflow::workflows::select! {
                     _ = timer => {}
@@ -737,7 +880,14 @@ async fn apply_clock(
         );
         let input = email_input(ctx, EmailKind::Reminder, key, Some(latest.offset_days));
         let skipped: Vec<i32> = missed[..missed.len() - 1].iter().map(|s| s.offset_days).collect();
-        match ctx.execute_activity(SendInvoiceEmail, input, effect_options()).await {
+        match ctx
+            .execute_activity(
+                SendInvoiceEmail,
+                input,
+                effect_options(format!("Send reminder ({:+} days)", latest.offset_days)),
+            )
+            .await
+        {
             Ok(sent) => event(
                 ctx,
                 "reminder_sent",
@@ -751,7 +901,7 @@ async fn apply_clock(
                 ctx,
                 "reminder_failed",
                 "system",
-                json!({ "offsetDays": latest.offset_days, "reason": err.to_string() }),
+                json!({ "offsetDays": latest.offset_days, "reason": reason(&err) }),
             ),
         }
         project(ctx).await?;
@@ -791,7 +941,11 @@ async fn run_command(
         EmailKind::Receipt => "receipt",
     };
     match ctx
-        .execute_activity(SendInvoiceEmail, email_input(ctx, kind, key, None), effect_options())
+        .execute_activity(
+            SendInvoiceEmail,
+            email_input(ctx, kind, key, None),
+            effect_options(format!("Send {kind_name} email (manual)")),
+        )
         .await
     {
         Ok(sent) => event(
@@ -800,12 +954,9 @@ async fn run_command(
             &actor,
             json!({ "kind": kind_name, "manual": true, "messageId": sent.provider_message_id, "to": sent.recipient }),
         ),
-        Err(err) => event(
-            ctx,
-            "email_failed",
-            &actor,
-            json!({ "kind": kind_name, "reason": err.to_string() }),
-        ),
+        Err(err) => {
+            event(ctx, "email_failed", &actor, json!({ "kind": kind_name, "reason": reason(&err) }))
+        }
     }
     project(ctx).await
 }
