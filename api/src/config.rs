@@ -49,6 +49,10 @@ pub struct Config {
     #[command(flatten)]
     pub auth: AuthConfig,
 
+    /// Where the worker stores PDFs: the API hands them out from there.
+    #[command(flatten)]
+    pub storage: invoice_storage::StorageArgs,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "API_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
     pub body_limit_bytes: usize,

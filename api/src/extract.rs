@@ -44,3 +44,41 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
         ))
     }
 }
+
+/// A JSON body that may be absent (an empty body is `None`), for actions whose body is optional.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::bad_request("invalid_body", e.body_text())
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        T::deserialize(&mut de)
+            .and_then(|v| de.end().map(|()| v))
+            .map(|v| OptionalJson(Some(v)))
+            .map_err(|e| {
+                if e.is_syntax() || e.is_eof() {
+                    ApiError::bad_request(
+                        "malformed_json",
+                        format!("The body is not valid JSON: {e}"),
+                    )
+                } else {
+                    ApiError::unprocessable(
+                        "invalid_body",
+                        format!("The body does not have the expected shape: {e}"),
+                    )
+                }
+            })
+    }
+}

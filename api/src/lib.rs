@@ -8,7 +8,9 @@ pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod invoices;
 pub mod openapi;
+pub mod ops;
 pub mod org;
 pub mod pagination;
 pub mod state;
@@ -37,9 +39,9 @@ use crate::temporal::TemporalHandle;
 /// Migrations embedded at compile time, applied by `invoice-api migrate` and by tests.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
-/// Builds the state from configuration. Neither Postgres nor Temporal needs to be up yet:
-/// connections are made on first use, and `/ready` says when both answer.
-pub fn build_state(config: &Config) -> anyhow::Result<AppState> {
+/// Builds the state from configuration. Neither Postgres, Temporal nor S3 needs to be up yet:
+/// connections are made on first use, and `/ready` says when Postgres and Temporal answer.
+pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let db = PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -49,11 +51,14 @@ pub fn build_state(config: &Config) -> anyhow::Result<AppState> {
         Duration::from_secs(config.auth.access_token_ttl_secs),
     )?;
     let temporal = TemporalHandle::new(&config.temporal.address, &config.temporal.namespace);
+    let store = invoice_storage::ObjectStore::from_config(&config.storage.config()).await?;
     Ok(AppState {
         db,
         jwt: Arc::new(jwt),
         auth: Arc::new(config.auth.clone()),
         temporal: Arc::new(temporal),
+        task_queue: config.temporal.task_queue.as_str().into(),
+        store: Arc::new(store),
     })
 }
 

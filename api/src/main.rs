@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => {
-            let state = invoice_api::build_state(&config)?;
+            let state = invoice_api::build_state(&config).await?;
             let app = invoice_api::router(state, config.body_limit_bytes);
             let listener = tokio::net::TcpListener::bind(config.addr)
                 .await

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
-use crate::{auth, customers, health, org};
+use crate::{auth, customers, health, invoices, ops, org};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,8 @@ use crate::{auth, customers, health, org};
         (name = "auth", description = "Accounts, sessions and tokens"),
         (name = "organization", description = "The organisation, its members and API keys"),
         (name = "customers", description = "Customers that invoices are sent to"),
+        (name = "invoices", description = "Invoices and their lifecycle"),
+        (name = "ops", description = "Stuck invoices and failed runs, and retrying them"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -46,6 +48,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(auth::routes::router())
         .merge(org::router())
         .merge(customers::router())
+        .merge(invoices::router())
+        .merge(ops::router())
 }
 
 /// The document as JSON (for `invoice-api openapi` and client generation).

@@ -32,7 +32,51 @@ pub struct Organization {
     pub id: Uuid,
     pub name: String,
     pub default_currency: String,
+    /// Days relative to the due date on which reminders go out (09:00 in the customer's zone).
+    #[schema(example = json!([-3, 0, 3, 7, 14]))]
+    pub reminder_offsets: Vec<i32>,
+    /// Printed on every invoice as the seller.
+    pub seller_details: SellerDetails,
+    /// Printed on every invoice (bank account, terms).
+    pub payment_instructions: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// Who the invoices are from, as printed on them. The organisation's name stands in for a
+/// missing legal name.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SellerDetails {
+    pub legal_name: Option<String>,
+    #[serde(default)]
+    pub address_lines: Vec<String>,
+    pub email: Option<String>,
+    /// VAT or other tax number.
+    pub tax_id: Option<String>,
+}
+
+const MAX_REMINDERS: usize = 10;
+
+async fn load_org(state: &AppState, org_id: Uuid) -> ApiResult<Organization> {
+    let r = sqlx::query!(
+        "SELECT id, name, default_currency, reminder_offsets, seller_details, payment_instructions, created_at
+         FROM organizations WHERE id = $1",
+        org_id
+    )
+    .fetch_one(&state.db)
+    .await?;
+    Ok(Organization {
+        id: r.id,
+        name: r.name,
+        default_currency: r.default_currency,
+        reminder_offsets: r.reminder_offsets,
+        seller_details: r
+            .seller_details
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default(),
+        payment_instructions: r.payment_instructions,
+        created_at: r.created_at,
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -41,6 +85,11 @@ pub struct UpdateOrganization {
     pub name: Option<String>,
     /// ISO 4217 code used for new customers unless they say otherwise.
     pub default_currency: Option<String>,
+    /// Reminder days relative to the due date, e.g. `[-3, 0, 3, 7, 14]`; `[]` for none. Applies to
+    /// invoices created from now on.
+    pub reminder_offsets: Option<Vec<i32>>,
+    pub seller_details: Option<SellerDetails>,
+    pub payment_instructions: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -100,14 +149,7 @@ pub struct CreateApiKey {
     responses((status = 200, body = Organization)))]
 async fn get_org(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Organization>> {
     auth.require(Role::Viewer)?;
-    let org = sqlx::query_as!(
-        Organization,
-        "SELECT id, name, default_currency, created_at FROM organizations WHERE id = $1",
-        auth.org_id
-    )
-    .fetch_one(&state.db)
-    .await?;
-    Ok(Json(org))
+    Ok(Json(load_org(&state, auth.org_id).await?))
 }
 
 /// Rename the organisation or change its default currency (admins).
@@ -133,20 +175,68 @@ async fn update_org(
             "Must be an ISO 4217 currency code such as `EUR`.",
         );
     }
+    if let Some(offsets) = &req.reminder_offsets {
+        let mut unique = offsets.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        if offsets.len() > MAX_REMINDERS
+            || unique.len() != offsets.len()
+            || offsets.iter().any(|d| !(-90..=365).contains(d))
+        {
+            errors.add(
+                "reminderOffsets",
+                "invalid_offsets",
+                format!("At most {MAX_REMINDERS} different days from -90 to 365."),
+            );
+        }
+    }
+    if let Some(seller) = &req.seller_details {
+        for (field, value, max) in [
+            ("sellerDetails.legalName", &seller.legal_name, 200),
+            ("sellerDetails.taxId", &seller.tax_id, 50),
+        ] {
+            if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+                errors.add(field, "too_long", format!("Must be at most {max} characters."));
+            }
+        }
+        if seller.address_lines.len() > 6
+            || seller.address_lines.iter().any(|l| l.chars().count() > 200)
+        {
+            errors.add(
+                "sellerDetails.addressLines",
+                "too_long",
+                "At most 6 lines of 200 characters.",
+            );
+        }
+        if seller.email.as_ref().is_some_and(|e| !invoice_domain::is_valid_email(e)) {
+            errors.add("sellerDetails.email", "invalid_email", "Must be a valid email address.");
+        }
+    }
+    if req.payment_instructions.as_ref().is_some_and(|p| p.chars().count() > 2000) {
+        errors.add("paymentInstructions", "too_long", "Must be at most 2000 characters.");
+    }
     errors.into_result()?;
-    let org = sqlx::query_as!(
-        Organization,
+    let seller = req.seller_details.map(|s| serde_json::to_value(s).unwrap_or_default());
+    let mut offsets = req.reminder_offsets;
+    if let Some(o) = offsets.as_mut() {
+        o.sort_unstable();
+    }
+    sqlx::query!(
         "UPDATE organizations
-         SET name = COALESCE($2, name), default_currency = COALESCE($3, default_currency), updated_at = now()
-         WHERE id = $1
-         RETURNING id, name, default_currency, created_at",
+         SET name = COALESCE($2, name), default_currency = COALESCE($3, default_currency),
+             reminder_offsets = COALESCE($4, reminder_offsets), seller_details = COALESCE($5, seller_details),
+             payment_instructions = COALESCE($6, payment_instructions), updated_at = now()
+         WHERE id = $1",
         auth.org_id,
         name,
-        req.default_currency
+        req.default_currency,
+        offsets.as_deref(),
+        seller,
+        req.payment_instructions
     )
-    .fetch_one(&state.db)
+    .execute(&state.db)
     .await?;
-    Ok(Json(org))
+    Ok(Json(load_org(&state, auth.org_id).await?))
 }
 
 /// Members of the organisation and their roles.

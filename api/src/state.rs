@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use invoice_storage::ObjectStore;
 use sqlx::PgPool;
 
 use crate::auth::jwt::JwtKeys;
@@ -15,6 +16,10 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub auth: Arc<AuthConfig>,
     pub temporal: Arc<TemporalHandle>,
+    /// Task queue the invoice workflows are started on.
+    pub task_queue: Arc<str>,
+    /// Where rendered PDFs are (written by the worker, read here).
+    pub store: Arc<ObjectStore>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -1,0 +1,220 @@
+//! Invoice actions: each is an update of the invoice's workflow, whose validator decides whether
+//! it is allowed now (a refusal is a 409 with the workflow's reason). Payments carry an event id
+//! that is also the update id, so a retried request is answered once.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use invoice_domain::{Currency, DecimalText, parse_amount};
+use invoice_workflows::InvoiceWorkflow;
+use invoice_workflows::invoice::messages::{
+    ActorRequest, PaymentOutcome, PaymentRequest, StatusView,
+};
+use serde::Deserialize;
+use temporalio_client::WorkflowExecuteUpdateOptions;
+use temporalio_client::errors::WorkflowUpdateError;
+use temporalio_common::UpdateDefinition;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::create::{actor, unavailable};
+use crate::auth::{Auth, Role};
+use crate::error::{ApiError, ApiResult, ErrorBody, FieldErrors};
+use crate::extract::{Json, OptionalJson, Path};
+use crate::state::AppState;
+
+/// Optional body of an action.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActionBody {
+    /// Why (kept on the timeline), e.g. for a void.
+    pub reason: Option<String>,
+}
+
+/// A manual payment (bank transfer, cash, ...). Partial payments are allowed; more than is due
+/// is refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordPayment {
+    /// In major units of the invoice currency, e.g. `250.00`.
+    #[schema(value_type = String, example = "250.00")]
+    pub amount: DecimalText,
+    /// card, bank_transfer, wallet, cash, check, manual or other.
+    #[schema(example = "bank_transfer")]
+    pub method: String,
+    pub reference: Option<String>,
+    /// When the money arrived; defaults to now.
+    pub paid_at: Option<DateTime<Utc>>,
+    /// Makes retries safe: the same key records the payment once.
+    pub idempotency_key: Option<String>,
+}
+
+const METHODS: &[&str] = &["card", "bank_transfer", "wallet", "cash", "check", "manual", "other"];
+
+/// The workflow id of an invoice of the caller's organisation (404 otherwise), with its currency.
+async fn workflow_of(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<(String, String)> {
+    sqlx::query!(
+        "SELECT workflow_id, currency FROM invoices WHERE org_id = $1 AND id = $2",
+        auth.org_id,
+        id
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .map(|r| (r.workflow_id, r.currency))
+    .ok_or_else(|| ApiError::not_found("Invoice"))
+}
+
+pub(super) async fn update<U>(
+    state: &AppState,
+    workflow_id: &str,
+    update: U,
+    input: U::Input,
+    update_id: Option<String>,
+) -> ApiResult<U::Output>
+where
+    U: UpdateDefinition<
+        Workflow = <InvoiceWorkflow as temporalio_common::HasWorkflowDefinition>::Run,
+    >,
+    U::Input: Send,
+    U::Output: 'static,
+{
+    let client = state.temporal.client().await.map_err(unavailable)?;
+    let handle = client.get_workflow_handle::<InvoiceWorkflow>(workflow_id);
+    let options = WorkflowExecuteUpdateOptions::builder().maybe_update_id(update_id).build();
+    handle.execute_update(update, input, options).await.map_err(|err| match err {
+        WorkflowUpdateError::Failed(failure) => {
+            ApiError::conflict("action_refused", failure.message.clone())
+        }
+        WorkflowUpdateError::NotFound(_) => ApiError::conflict(
+            "workflow_finished",
+            "This invoice's workflow has finished; nothing can change it any more.",
+        ),
+        other => {
+            tracing::warn!(error = %other, %workflow_id, "workflow update failed");
+            ApiError::Unavailable {
+                code: "workflow_service_unavailable",
+                message: "The workflow service did not answer; try again.".into(),
+                details: None,
+            }
+        }
+    })
+}
+
+macro_rules! simple_action {
+    ($fn_name:ident, $update:ident, $path:literal, $doc:literal, $role:expr) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "invoices", params(("id" = Uuid, Path)), request_body = Option<ActionBody>,
+            security(("bearer" = [])),
+            responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        pub(super) async fn $fn_name(
+            State(state): State<AppState>,
+            auth: Auth,
+            Path(id): Path<Uuid>,
+            OptionalJson(body): OptionalJson<ActionBody>,
+        ) -> ApiResult<Json<StatusView>> {
+            auth.require($role)?;
+            let (workflow_id, _) = workflow_of(&state, &auth, id).await?;
+            let reason = body.and_then(|b| b.reason);
+            let view = update(&state, &workflow_id, InvoiceWorkflow::$update, ActorRequest { actor: actor(&auth), reason }, None).await?;
+            Ok(Json(view))
+        }
+    };
+}
+
+simple_action!(
+    finalize,
+    finalize,
+    "/api/invoices/{id}/finalize",
+    "Finalize a draft: number it, render and send it.",
+    Role::Accountant
+);
+simple_action!(
+    void,
+    void,
+    "/api/invoices/{id}/void",
+    "Void the invoice: no more emails, reminders or payments.",
+    Role::Accountant
+);
+simple_action!(
+    resend,
+    resend,
+    "/api/invoices/{id}/resend",
+    "Send the invoice email again.",
+    Role::Accountant
+);
+simple_action!(
+    remind,
+    send_reminder_now,
+    "/api/invoices/{id}/remind",
+    "Send a payment reminder now.",
+    Role::Accountant
+);
+simple_action!(
+    retry,
+    retry,
+    "/api/invoices/{id}/retry",
+    "Retry the step that failed (invoice in needs_attention).",
+    Role::Admin
+);
+
+/// Record a manual payment.
+#[utoipa::path(post, path = "/api/invoices/{id}/payments", tag = "invoices", params(("id" = Uuid, Path)),
+    request_body = RecordPayment, security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(super) async fn record_payment(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+    Json(req): Json<RecordPayment>,
+) -> ApiResult<Json<PaymentOutcome>> {
+    auth.require(Role::Accountant)?;
+    let (workflow_id, currency) = workflow_of(&state, &auth, id).await?;
+    let parsed: Currency =
+        currency.parse().map_err(|_| anyhow::anyhow!("stored currency {currency} is unknown"))?;
+    let mut errors = FieldErrors::new();
+    let amount = match parse_amount(&req.amount.0, parsed) {
+        Ok(0) => {
+            errors.add("amount", "not_positive", "Must be greater than 0.");
+            0
+        }
+        Ok(a) => a,
+        Err(e) => {
+            errors.add(
+                "amount",
+                e.code(),
+                format!("Must be an amount with at most {} decimals.", parsed.exponent()),
+            );
+            0
+        }
+    };
+    if !METHODS.contains(&req.method.as_str()) {
+        errors.add("method", "unknown_method", format!("Must be one of {}.", METHODS.join(", ")));
+    }
+    if req.reference.as_ref().is_some_and(|r| r.chars().count() > 200) {
+        errors.add("reference", "too_long", "Must be at most 200 characters.");
+    }
+    if req.idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 200) {
+        errors.add("idempotencyKey", "invalid", "Must be 1 to 200 characters.");
+    }
+    errors.into_result()?;
+    let event_id =
+        format!("manual:{}", req.idempotency_key.unwrap_or_else(|| Uuid::new_v4().to_string()));
+    let payment = PaymentRequest {
+        event_id: event_id.clone(),
+        amount,
+        currency,
+        method: req.method,
+        reference: req.reference,
+        paid_at: req.paid_at.unwrap_or_else(Utc::now),
+        actor: actor(&auth),
+    };
+    let outcome = update(
+        &state,
+        &workflow_id,
+        InvoiceWorkflow::record_payment,
+        payment,
+        Some(format!("payment:{event_id}")),
+    )
+    .await?;
+    Ok(Json(outcome))
+}

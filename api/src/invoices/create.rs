@@ -1,0 +1,373 @@
+//! `POST /api/invoices`: validates the seed's sample body (or a `customerId`), resolves or
+//! creates the customer, and starts the invoice's workflow, which writes the invoice row as its
+//! first step. The row therefore never exists without its workflow, and a workflow whose start
+//! was refused leaves no row.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::NaiveDate;
+use invoice_domain::{Currency, Decimal4, DecimalText, LineInput, compute_totals, parse_amount};
+use invoice_workflows::invoice::messages::{
+    INVOICE_WORKFLOW_TYPE, InvoiceContent, InvoiceWorkflowInput, LineContent,
+};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::read::{InvoiceView, fetch_invoice};
+use crate::auth::{Auth, Principal, Role};
+use crate::error::{ApiError, ApiResult, ErrorBody, FieldErrors};
+use crate::extract::Json;
+use crate::state::AppState;
+
+pub const MAX_LINES: usize = 500;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateInvoice {
+    /// An existing customer; or give `clientName` (and `clientEmail`) instead.
+    pub customer_id: Option<Uuid>,
+    #[schema(example = "Acme Corp")]
+    pub client_name: Option<String>,
+    #[schema(example = "billing@acme.com")]
+    pub client_email: Option<String>,
+    /// If given, must equal the computed total (a check against typos).
+    #[schema(value_type = Option<String>, example = "1000.00")]
+    pub amount: Option<DecimalText>,
+    #[schema(example = "USD")]
+    pub currency: String,
+    #[schema(value_type = String, format = Date, example = "2026-12-31")]
+    pub due_date: String,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub issue_date: Option<String>,
+    pub items: Vec<CreateLine>,
+    /// Keep it a draft (editable, not sent) until `finalize`.
+    #[serde(default)]
+    pub draft: bool,
+    /// Percent, e.g. `19` for 19 %.
+    #[schema(value_type = Option<String>)]
+    pub tax_rate: Option<DecimalText>,
+    /// Percent off every line, e.g. `10`.
+    #[schema(value_type = Option<String>)]
+    pub discount: Option<DecimalText>,
+    pub notes: Option<String>,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateLine {
+    #[schema(example = "Consulting Services")]
+    pub description: String,
+    #[schema(value_type = String, example = "10")]
+    pub quantity: DecimalText,
+    #[schema(value_type = String, example = "100.00")]
+    pub unit_price: DecimalText,
+}
+
+/// Validates everything, reporting every bad field at once.
+pub(super) fn validate(req: &CreateInvoice) -> ApiResult<InvoiceContent> {
+    let mut errors = FieldErrors::new();
+    let currency: Option<Currency> = req.currency.parse().ok();
+    if currency.is_none() {
+        errors.add(
+            "currency",
+            "unknown_currency",
+            "Must be an ISO 4217 currency code such as `USD`.",
+        );
+    }
+    let date = |field: &str, value: &str, errors: &mut FieldErrors| match NaiveDate::parse_from_str(
+        value, "%Y-%m-%d",
+    ) {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.add(field, "invalid_date", "Must be a date like `2026-12-31`.");
+            None
+        }
+    };
+    let due_date = date("dueDate", &req.due_date, &mut errors);
+    let issue_date = req.issue_date.as_deref().and_then(|d| date("issueDate", d, &mut errors));
+    if let (Some(issue), Some(due)) = (issue_date, due_date)
+        && due < issue
+    {
+        errors.add("dueDate", "before_issue_date", "Must not be before the issue date.");
+    }
+    let rate = |field: &str, value: &Option<DecimalText>, errors: &mut FieldErrors| -> Decimal4 {
+        match value.as_ref().map(|v| v.0.parse::<Decimal4>()) {
+            None => Decimal4::ZERO,
+            Some(Ok(r)) if r <= Decimal4::from_int(100) => r,
+            Some(Ok(_)) => {
+                errors.add(field, "out_of_range", "Must be a percentage from 0 to 100.");
+                Decimal4::ZERO
+            }
+            Some(Err(e)) => {
+                errors.add(
+                    field,
+                    e.code(),
+                    "Must be a percentage from 0 to 100 with at most 4 decimals.",
+                );
+                Decimal4::ZERO
+            }
+        }
+    };
+    let tax_rate = rate("taxRate", &req.tax_rate, &mut errors);
+    let discount_rate = rate("discount", &req.discount, &mut errors);
+    if req.items.is_empty() {
+        errors.add("items", "required", "An invoice needs at least one line.");
+    } else if req.items.len() > MAX_LINES {
+        errors.add("items", "too_many", format!("At most {MAX_LINES} lines."));
+    }
+    let mut lines = Vec::new();
+    for (i, item) in req.items.iter().enumerate().take(MAX_LINES) {
+        let description = item.description.trim().to_owned();
+        errors.text(&format!("items[{i}].description"), &description, 2000);
+        let quantity = match item.quantity.0.parse::<Decimal4>() {
+            Ok(q) if q.is_zero() => {
+                errors.add(
+                    format!("items[{i}].quantity"),
+                    "not_positive",
+                    "Must be greater than 0.",
+                );
+                None
+            }
+            Ok(q) => Some(q),
+            Err(e) => {
+                errors.add(
+                    format!("items[{i}].quantity"),
+                    e.code(),
+                    "Must be a positive number with at most 4 decimals.",
+                );
+                None
+            }
+        };
+        let unit_price = currency.and_then(|c| match parse_amount(&item.unit_price.0, c) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                errors.add(
+                    format!("items[{i}].unitPrice"),
+                    e.code(),
+                    format!(
+                        "Must be an amount of at least 0 with at most {} decimals.",
+                        c.exponent()
+                    ),
+                );
+                None
+            }
+        });
+        if let (Some(quantity), Some(unit_price)) = (quantity, unit_price) {
+            lines.push(LineContent { description, quantity, unit_price });
+        }
+    }
+    for (field, value, max) in [("notes", &req.notes, 5000), ("reference", &req.reference, 100)] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+            errors.add(field, "too_long", format!("Must be at most {max} characters."));
+        }
+    }
+    if let Some(currency) = currency.filter(|_| lines.len() == req.items.len() && !lines.is_empty())
+    {
+        let inputs: Vec<LineInput> = lines
+            .iter()
+            .map(|l| LineInput { quantity: l.quantity, unit_price: l.unit_price })
+            .collect();
+        match compute_totals(&inputs, discount_rate, tax_rate) {
+            Ok((_, totals)) => {
+                if let Some(amount) = &req.amount {
+                    match parse_amount(&amount.0, currency) {
+                        Ok(a) if a == totals.total => {}
+                        Ok(_) => errors.add(
+                            "amount",
+                            "amount_mismatch",
+                            format!(
+                                "Does not match the computed total {}.",
+                                invoice_domain::money::to_decimal_string(totals.total, currency)
+                            ),
+                        ),
+                        Err(e) => errors.add("amount", e.code(), "Must be the invoice total."),
+                    }
+                }
+            }
+            Err(_) => errors.add("items", "out_of_range", "The invoice total is too large."),
+        }
+    }
+    errors.into_result()?;
+    Ok(InvoiceContent {
+        currency: req.currency.clone(),
+        issue_date,
+        due_date: due_date.expect("validated"),
+        lines,
+        tax_rate,
+        discount_rate,
+        notes: req.notes.clone().filter(|n| !n.trim().is_empty()),
+        reference: req.reference.clone().filter(|r| !r.trim().is_empty()),
+    })
+}
+
+/// Create an invoice and start its life: it is numbered, rendered and sent at once unless
+/// `draft` is true.
+///
+/// With an `Idempotency-Key` header a retried request creates nothing new: it answers 200 with
+/// the invoice the first request created.
+#[utoipa::path(post, path = "/api/invoices", tag = "invoices", request_body = CreateInvoice,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: one invoice per key")),
+    security(("bearer" = [])),
+    responses((status = 201, body = InvoiceView), (status = 200, body = InvoiceView, description = "Created before with this Idempotency-Key"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub(super) async fn create_invoice(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Json(req): Json<CreateInvoice>,
+) -> ApiResult<(StatusCode, Json<InvoiceView>)> {
+    auth.require(Role::Accountant)?;
+    let content = validate(&req)?;
+    let idempotency_key = idempotency_key(&headers)?;
+    // A retried request with the same key names the same invoice, and so the same workflow id:
+    // Temporal refuses the second start and the first invoice is answered again.
+    let invoice_id = match &idempotency_key {
+        Some(key) => keyed_invoice_id(auth.org_id, key),
+        None => Uuid::now_v7(),
+    };
+    if idempotency_key.is_some()
+        && let Some(existing) = fetch_invoice(&state, auth.org_id, invoice_id).await?
+    {
+        return Ok((StatusCode::OK, Json(existing)));
+    }
+    let customer_id = resolve_customer(&state, &auth, &req).await?;
+    let input = InvoiceWorkflowInput {
+        org_id: auth.org_id.to_string(),
+        invoice_id: invoice_id.to_string(),
+        customer_id: customer_id.to_string(),
+        draft: req.draft,
+        content,
+        actor: actor(&auth),
+    };
+    let workflow_id = invoice_workflows::invoice_workflow_id(&input.org_id, &input.invoice_id);
+    let client = state.temporal.client().await.map_err(unavailable)?;
+    let input = serde_json::to_value(&input).map_err(anyhow::Error::from)?;
+    match crate::temporal::start_workflow(
+        &client,
+        INVOICE_WORKFLOW_TYPE,
+        &workflow_id,
+        &state.task_queue,
+        &input,
+    )
+    .await
+    {
+        Ok(_) => {}
+        // Only reachable with an idempotency key (otherwise the id is new): a concurrent retry
+        // started it; wait for its row below like any other.
+        Err(crate::temporal::TemporalError::AlreadyStarted { .. }) => {}
+        Err(err) => return Err(unavailable(err)),
+    }
+    tracing::info!(invoice.id = %invoice_id, %workflow_id, "invoice workflow started");
+    // The workflow's first step writes the row; it is usually there within milliseconds.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(invoice) = fetch_invoice(&state, auth.org_id, invoice_id).await? {
+            return Ok((StatusCode::CREATED, Json(invoice)));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::Unavailable {
+                code: "workflow_slow",
+                message: format!(
+                    "The invoice {invoice_id} was accepted but is not stored yet; read it again shortly."
+                ),
+                details: Some(serde_json::json!({ "invoiceId": invoice_id })),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The optional `Idempotency-Key` header: 1 to 200 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    match value.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= 200 => Ok(Some(key.to_owned())),
+        _ => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 200 visible ASCII characters.",
+        )),
+    }
+}
+
+/// The invoice id an idempotency key stands for, per organisation (a UUID built from a hash).
+fn keyed_invoice_id(org_id: Uuid, key: &str) -> Uuid {
+    let digest = Sha256::digest(format!("invoice:{org_id}:{key}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// The customer of a new invoice: the given id (of this organisation), or the customer with
+/// the client's email, or a new customer made from `clientName`/`clientEmail`.
+pub(super) async fn resolve_customer(
+    state: &AppState,
+    auth: &Auth,
+    req: &CreateInvoice,
+) -> ApiResult<Uuid> {
+    if let Some(id) = req.customer_id {
+        return sqlx::query_scalar!(
+            "SELECT id FROM customers WHERE org_id = $1 AND id = $2",
+            auth.org_id,
+            id
+        )
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::field("customerId", "unknown_customer", "No such customer."));
+    }
+    let mut errors = FieldErrors::new();
+    let name = req.client_name.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    errors.text("clientName", &name, 200);
+    let email =
+        req.client_email.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
+    if email.as_deref().is_some_and(|e| !invoice_domain::is_valid_email(e)) {
+        errors.add("clientEmail", "invalid_email", "Must be a valid email address.");
+    }
+    errors.into_result()?;
+    if let Some(email) = &email {
+        let existing = sqlx::query_scalar!(
+            "SELECT id FROM customers WHERE org_id = $1 AND lower(email) = lower($2) ORDER BY created_at LIMIT 1",
+            auth.org_id,
+            email
+        )
+        .fetch_optional(&state.db)
+        .await?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+    }
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "INSERT INTO customers (id, org_id, name, email, currency, time_zone, locale) VALUES ($1, $2, $3, $4, $5, 'UTC', 'en-US')",
+        id,
+        auth.org_id,
+        name,
+        email,
+        req.currency
+    )
+    .execute(&state.db)
+    .await?;
+    Ok(id)
+}
+
+/// `user:<id>` or `api_key:<id>`, as recorded on the timeline.
+pub(crate) fn actor(auth: &Auth) -> String {
+    match auth.principal {
+        Principal::User(id) => format!("user:{id}"),
+        Principal::ApiKey(id) => format!("api_key:{id}"),
+    }
+}
+
+pub(crate) fn unavailable(err: crate::temporal::TemporalError) -> ApiError {
+    tracing::warn!(error = %err, "Temporal call failed");
+    ApiError::Unavailable {
+        code: "workflow_service_unavailable",
+        message: "The workflow service is not reachable; try again shortly.".into(),
+        details: None,
+    }
+}

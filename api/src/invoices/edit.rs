@@ -1,0 +1,168 @@
+//! `PATCH` and `DELETE` on drafts. Both are updates of the invoice's workflow, which owns the
+//! row: the workflow refuses them (409) once the invoice is finalized, even if Postgres has not
+//! caught up yet.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use invoice_domain::{Currency, DecimalText};
+use invoice_workflows::InvoiceWorkflow;
+use invoice_workflows::invoice::messages::{ActorRequest, DraftEdit};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::create::{CreateInvoice, CreateLine, actor, resolve_customer, validate};
+use super::read::{InvoiceView, fetch_invoice};
+use crate::auth::{Auth, Role};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Json, Path};
+use crate::state::AppState;
+
+/// Changes to a draft: only what is given changes. `items` replaces all lines.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateInvoice {
+    pub customer_id: Option<Uuid>,
+    /// With `clientEmail`: bill another (new or known-by-email) client.
+    pub client_name: Option<String>,
+    pub client_email: Option<String>,
+    pub currency: Option<String>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub due_date: Option<String>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub issue_date: Option<String>,
+    pub items: Option<Vec<CreateLine>>,
+    #[schema(value_type = Option<String>)]
+    pub tax_rate: Option<DecimalText>,
+    #[schema(value_type = Option<String>)]
+    pub discount: Option<DecimalText>,
+    pub notes: Option<String>,
+    pub reference: Option<String>,
+}
+
+/// The draft as a create request, so that an edit is validated by exactly the same rules.
+async fn current_as_request(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<CreateInvoice> {
+    let row = sqlx::query!(
+        r#"SELECT customer_id, status, currency, issue_date, due_date, tax_rate::text AS "tax_rate!",
+                  discount_rate::text AS "discount_rate!", notes, reference
+           FROM invoices WHERE org_id = $1 AND id = $2"#,
+        auth.org_id,
+        id
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| ApiError::not_found("Invoice"))?;
+    if row.status != "draft" {
+        return Err(ApiError::conflict(
+            "not_a_draft",
+            format!("Only a draft can be changed; this invoice is {}.", row.status),
+        ));
+    }
+    let currency: Currency =
+        row.currency.parse().map_err(|_| anyhow::anyhow!("stored currency is unknown"))?;
+    let items = sqlx::query!(
+        r#"SELECT description, quantity::text AS "quantity!", unit_price
+           FROM invoice_lines WHERE invoice_id = $1 ORDER BY position"#,
+        id
+    )
+    .fetch_all(&state.db)
+    .await?
+    .into_iter()
+    .map(|l| CreateLine {
+        description: l.description,
+        quantity: DecimalText(l.quantity),
+        unit_price: DecimalText(invoice_domain::money::to_decimal_string(l.unit_price, currency)),
+    })
+    .collect();
+    Ok(CreateInvoice {
+        customer_id: Some(row.customer_id),
+        client_name: None,
+        client_email: None,
+        amount: None,
+        currency: row.currency,
+        due_date: row.due_date.to_string(),
+        issue_date: row.issue_date.map(|d| d.to_string()),
+        items,
+        draft: true,
+        tax_rate: Some(DecimalText(row.tax_rate)),
+        discount: Some(DecimalText(row.discount_rate)),
+        notes: row.notes,
+        reference: row.reference,
+    })
+}
+
+/// Change a draft (409 once it is finalized).
+#[utoipa::path(patch, path = "/api/invoices/{id}", tag = "invoices", params(("id" = Uuid, Path)),
+    request_body = UpdateInvoice, security(("bearer" = [])),
+    responses((status = 200, body = InvoiceView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(super) async fn update_invoice(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+    Json(patch): Json<UpdateInvoice>,
+) -> ApiResult<Json<InvoiceView>> {
+    auth.require(Role::Accountant)?;
+    let mut req = current_as_request(&state, &auth, id).await?;
+    if patch.client_name.is_some() || patch.client_email.is_some() {
+        req.customer_id = None;
+        req.client_name = patch.client_name;
+        req.client_email = patch.client_email;
+    }
+    if let Some(customer) = patch.customer_id {
+        req.customer_id = Some(customer);
+    }
+    req.currency = patch.currency.unwrap_or(req.currency);
+    req.due_date = patch.due_date.unwrap_or(req.due_date);
+    req.issue_date = patch.issue_date.or(req.issue_date);
+    req.items = patch.items.unwrap_or(req.items);
+    req.tax_rate = patch.tax_rate.or(req.tax_rate);
+    req.discount = patch.discount.or(req.discount);
+    req.notes = patch.notes.or(req.notes);
+    req.reference = patch.reference.or(req.reference);
+    let content = validate(&req)?;
+    let customer_id = resolve_customer(&state, &auth, &req).await?;
+    let workflow_id =
+        invoice_workflows::invoice_workflow_id(&auth.org_id.to_string(), &id.to_string());
+    let edit = DraftEdit { content, customer_id: customer_id.to_string(), actor: actor(&auth) };
+    super::actions::update(&state, &workflow_id, InvoiceWorkflow::edit_draft, edit, None).await?;
+    fetch_invoice(&state, auth.org_id, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("Invoice"))
+}
+
+/// Delete a draft (409 once it is finalized: a numbered invoice can only be voided).
+#[utoipa::path(delete, path = "/api/invoices/{id}", tag = "invoices", params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn delete_invoice(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    auth.require(Role::Accountant)?;
+    current_as_request(&state, &auth, id).await?;
+    let workflow_id =
+        invoice_workflows::invoice_workflow_id(&auth.org_id.to_string(), &id.to_string());
+    let request = ActorRequest { actor: actor(&auth), reason: None };
+    super::actions::update(&state, &workflow_id, InvoiceWorkflow::discard, request, None).await?;
+    // The workflow deletes the row right after accepting; answer once it is gone.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tokio::time::Instant::now() < deadline {
+        let exists = sqlx::query_scalar!(
+            "SELECT id FROM invoices WHERE org_id = $1 AND id = $2",
+            auth.org_id,
+            id
+        )
+        .fetch_optional(&state.db)
+        .await?;
+        if exists.is_none() {
+            return Ok(StatusCode::NO_CONTENT);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

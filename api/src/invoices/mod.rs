@@ -1,0 +1,31 @@
+//! `/api/invoices`: creating an invoice starts its workflow; actions (finalize, void, resend,
+//! remind, payments, retry) are updates of that workflow; reads come from Postgres, which the
+//! workflow's activities keep current.
+
+mod actions;
+mod create;
+mod edit;
+mod pdf;
+mod read;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+pub(crate) use create::{actor, unavailable};
+pub use read::InvoiceView;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(read::list_invoices, create::create_invoice))
+        .routes(routes!(read::get_invoice, edit::update_invoice, edit::delete_invoice))
+        .routes(routes!(read::timeline))
+        .routes(routes!(pdf::download_pdf))
+        .routes(routes!(actions::finalize))
+        .routes(routes!(actions::void))
+        .routes(routes!(actions::resend))
+        .routes(routes!(actions::remind))
+        .routes(routes!(actions::retry))
+        .routes(routes!(actions::record_payment))
+}
