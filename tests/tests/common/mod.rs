@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod stack;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -24,6 +26,8 @@ pub fn temporal_address() -> String {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: PgPool,
+    /// The task queue this app starts invoice workflows on (unique per test).
+    pub task_queue: String,
     http: reqwest::Client,
 }
 
@@ -78,6 +82,9 @@ impl TestApp {
                 task_queue: format!("test-{}", uuid::Uuid::new_v4()),
             },
             auth: AuthConfig::for_tests(JWT_SECRET),
+            storage: invoice_storage::StorageArgs::local(
+                std::env::temp_dir().join("invoice-tests-objects"),
+            ),
             body_limit_bytes: BODY_LIMIT,
             log_format: LogFormat::Pretty,
         };
@@ -86,6 +93,7 @@ impl TestApp {
             database_url: "postgres://unused@127.0.0.1/unused".into(),
             ..config.clone()
         })
+        .await
         .expect("state");
         state.db = db.clone();
         let app = invoice_api::router(state, config.body_limit_bytes);
@@ -97,7 +105,7 @@ impl TestApp {
                 .unwrap();
         });
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        TestApp { addr, db, http }
+        TestApp { addr, db, task_queue: config.temporal.task_queue.clone(), http }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,120 @@
+//! End to end: N invoices through `POST /api/invoices` until every one is sent (numbered, PDF
+//! rendered and stored, invoice email accepted by the mail server). Prints invoices per second
+//! and the POST latency percentiles.
+//!
+//! Run by `make bench` (scripts/bench.sh), which starts the stack and sets:
+//! `BENCH_API_URL`, `BENCH_DATABASE_URL`, and optionally `BENCH_INVOICES` (default 300) and
+//! `BENCH_CONCURRENCY` (default 32).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default)
+}
+
+fn required(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run `make bench`"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let api = required("BENCH_API_URL");
+    let db = sqlx::PgPool::connect(&required("BENCH_DATABASE_URL")).await.expect("database");
+    let invoices = env_or("BENCH_INVOICES", 300);
+    let concurrency = env_or("BENCH_CONCURRENCY", 32);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+
+    let email = format!("bench-{}@bench.test", uuid::Uuid::new_v4().simple());
+    let registered: Value = http
+        .post(format!("{api}/api/auth/register"))
+        .json(&json!({ "email": email, "password": "BenchPassword123!" }))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .unwrap();
+    let token = registered["accessToken"].as_str().expect("token").to_owned();
+    let org: uuid::Uuid = registered["organization"]["id"].as_str().unwrap().parse().unwrap();
+    let due = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive().to_string();
+
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(invoices);
+    for i in 0..invoices {
+        let permit = gate.clone().acquire_owned().await.unwrap();
+        let (http, api, token, due) = (http.clone(), api.clone(), token.clone(), due.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            let items: Vec<Value> = (0..20)
+                .map(|l| {
+                    json!({ "description": format!("Service {l} for order {i}"), "quantity": l + 1, "unitPrice": "12.50" })
+                })
+                .collect();
+            let body = json!({
+                "clientName": format!("Client {i}"), "clientEmail": format!("client{i}@example.test"),
+                "currency": "EUR", "dueDate": due, "taxRate": "19", "items": items,
+            });
+            let t = Instant::now();
+            let res = http
+                .post(format!("{api}/api/invoices"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .expect("POST");
+            assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+            t.elapsed()
+        }));
+    }
+    let mut latencies = Vec::with_capacity(invoices);
+    for task in tasks {
+        latencies.push(task.await.unwrap());
+    }
+    let accepted = started.elapsed();
+
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let sent: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM invoices WHERE org_id = $1 AND sent_at IS NOT NULL",
+        )
+        .bind(org)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if sent as usize >= invoices {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {sent} of {invoices} sent after 10 minutes");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all_sent = started.elapsed();
+    latencies.sort();
+
+    println!("end to end: {invoices} invoices of 20 lines, {concurrency} concurrent POSTs");
+    println!("  all accepted (201)      {:>8.2} s", accepted.as_secs_f64());
+    println!("  all sent                {:>8.2} s", all_sent.as_secs_f64());
+    println!(
+        "  invoices per second     {:>8.1}  (POST to sent: numbered, PDF stored, email accepted)",
+        invoices as f64 / all_sent.as_secs_f64()
+    );
+    println!("  POST p50                {:>8.1} ms", ms(percentile(&latencies, 0.50)));
+    println!("  POST p99                {:>8.1} ms", ms(percentile(&latencies, 0.99)));
+}

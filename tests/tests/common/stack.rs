@@ -1,0 +1,212 @@
+//! The whole invoice stack for lifecycle tests: the real router (in-process), the real worker
+//! binary (a child process that can be SIGKILLed and restarted), S3 and SES on moto, Postgres and
+//! the harness's Temporal dev server. Each test gets its own database, task queue, bucket and
+//! verified sender, so tests run in parallel on one moto and one Temporal.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use invoice_storage::{ObjectStore, S3Config, StorageArgs, StorageBackend, StorageConfig};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{TestApp, User};
+
+pub fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with `make test`, which starts moto (S3, SES) and Temporal")
+    })
+}
+
+/// The worker binary next to this test binary (`cargo test`/`nextest` build every workspace
+/// binary before running tests).
+fn worker_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("invoice-worker");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace (cargo build --workspace)",
+        bin.display()
+    );
+    bin
+}
+
+/// The URL of the per-test database behind `db`.
+fn database_url(db: &PgPool) -> String {
+    let name = db.connect_options().get_database().expect("test database name").to_owned();
+    let base = required_env("DATABASE_URL");
+    let (server, _) = base.rsplit_once('/').expect("DATABASE_URL has a database");
+    format!("{server}/{name}")
+}
+
+pub struct Stack {
+    pub app: TestApp,
+    pub bucket: String,
+    pub sender: String,
+    pub store: ObjectStore,
+    worker_env: Vec<(String, String)>,
+    worker: Option<Child>,
+    log: PathBuf,
+    starts: u32,
+}
+
+impl Stack {
+    /// Serves the API, creates the bucket and the verified sender in moto, and starts a worker.
+    pub async fn start(db: PgPool) -> Stack {
+        let moto = required_env("MOTO_ENDPOINT");
+        let region = required_env("AWS_REGION");
+        let bucket = format!("invoices-{}", Uuid::new_v4());
+        let sender = format!("billing-{}@seller.test", Uuid::new_v4().simple());
+        let storage = StorageArgs {
+            storage_backend: StorageBackend::S3,
+            storage_dir: PathBuf::new(),
+            s3_bucket: bucket.clone(),
+            s3_endpoint_url: Some(moto.clone()),
+            aws_region: region.clone(),
+        };
+        let store = ObjectStore::from_config(&StorageConfig::S3(S3Config {
+            bucket: bucket.clone(),
+            region: region.clone(),
+            endpoint_url: Some(moto.clone()),
+        }))
+        .await
+        .expect("S3 store");
+        let ObjectStore::S3(s3) = &store else { unreachable!() };
+        s3.client().create_bucket().bucket(&bucket).send().await.expect("create bucket in moto");
+        let ses = aws_sdk_sesv2::Client::from_conf(
+            aws_sdk_sesv2::config::Builder::from(&invoice_storage::load_sdk_config(&region).await)
+                .endpoint_url(&moto)
+                .build(),
+        );
+        ses.create_email_identity().email_identity(&sender).send().await.expect("SES identity");
+
+        let db_url = database_url(&db);
+        let app = TestApp::spawn_with(db, |c| c.storage = storage).await;
+        let worker_env = [
+            ("TEMPORAL_ADDRESS", super::temporal_address()),
+            ("TEMPORAL_TASK_QUEUE", app.task_queue.clone()),
+            ("DATABASE_URL", db_url),
+            ("WORKER_DATABASE_MAX_CONNECTIONS", "4".into()),
+            ("STORAGE_BACKEND", "s3".into()),
+            ("S3_BUCKET", bucket.clone()),
+            ("S3_ENDPOINT_URL", moto.clone()),
+            ("AWS_REGION", region),
+            ("EMAIL_BACKEND", "ses".into()),
+            ("SES_ENDPOINT_URL", moto),
+            ("EMAIL_FROM", format!("Seller Billing <{sender}>")),
+            ("PUBLIC_BASE_URL", format!("http://{}", app.addr)),
+            ("LOG_FORMAT", "json".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("worker-logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let log = logs.join(format!("{}.log", app.task_queue));
+        let mut stack =
+            Stack { app, bucket, sender, store, worker_env, worker: None, log, starts: 0 };
+        stack.start_worker();
+        stack
+    }
+
+    /// Starts a worker process (appending to this stack's worker log).
+    pub fn start_worker(&mut self) {
+        assert!(self.worker.is_none(), "a worker is already running");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child = Command::new(worker_binary())
+            .envs(self.worker_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn the worker");
+        self.starts += 1;
+        self.worker = Some(child);
+    }
+
+    /// SIGKILLs the worker: no graceful shutdown, in-flight activities are simply lost.
+    pub fn kill_worker(&mut self) {
+        if let Some(mut child) = self.worker.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+
+    pub fn worker_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls the invoice until `done` says yes (up to `within`), returning its last state.
+    pub async fn wait_for(
+        &self,
+        user: &User,
+        id: &str,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let r = self.app.get(&format!("/api/invoices/{id}"), &user.access_token).await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            if done(&r.body) {
+                return r.body;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "timed out waiting for {what}; invoice: {:#}\nworker log:\n{}",
+                    r.body,
+                    self.worker_log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_for_status(&self, user: &User, id: &str, status: &str) -> Value {
+        // Long enough for an activity attempt lost with a killed worker to time out (20 s) and
+        // run again.
+        self.wait_for(user, id, Duration::from_secs(90), status, |v| v["status"] == status).await
+    }
+
+    /// Raw SES messages moto recorded from this stack's sender.
+    pub async fn sent_emails(&self) -> Vec<Value> {
+        let url = format!("{}/moto-api/data.json", required_env("MOTO_ENDPOINT"));
+        let data: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        data["ses"]["RawMessage"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m["source"].as_str() == Some(self.sender.as_str()))
+            .collect()
+    }
+
+    /// Keys of the objects in this stack's bucket.
+    pub async fn objects(&self) -> Vec<String> {
+        let ObjectStore::S3(s3) = &self.store else { unreachable!() };
+        let listed = s3.client().list_objects_v2().bucket(&self.bucket).send().await.unwrap();
+        listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.worker.take() {
+            // SIGTERM first so the worker leaves the task queue cleanly; then make sure.
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            for _ in 0..50 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
