@@ -1,12 +1,16 @@
 # The two commands: `make dev` runs the whole platform on local defaults, `make test` runs every
 # test against real services it starts itself. Both install what is missing into the project.
-.PHONY: dev test lint fmt sqlx-prepare clean-data
+.PHONY: dev test bench lint fmt sqlx-prepare clean-data
 
 dev:
 	@bash scripts/dev.sh
 
 test:
 	@bash scripts/test.sh
+
+# Benchmarks (PDF render time, invoices per second end to end), printed as figures.
+bench:
+	@bash scripts/bench.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -48,6 +48,18 @@ else
   pids+=("$TEMPORAL_PID")
 fi
 
+# The local mail catcher: every invoice email lands in its web inbox instead of a real mailbox.
+smtp_port="${SMTP_PORT:-1025}"
+mail_ui_port="${MAIL_UI_PORT:-1080}"
+export SMTP_URL="${SMTP_URL:-smtp://127.0.0.1:$smtp_port}"
+if port_open "$smtp_port"; then
+  say "something already answers SMTP on :$smtp_port; sending mail there"
+else
+  say "starting the maildump mail catcher (SMTP :$smtp_port, inbox http://127.0.0.1:$mail_ui_port)"
+  start_maildump "$smtp_port" "$mail_ui_port" "$ROOT/.data/maildump.log" "$ROOT/.data/mail.sqlite"
+  pids+=("$MAILDUMP_PID")
+fi
+
 say "building the API and the worker"
 cargo build --locked --bin invoice-api --bin invoice-worker
 say "migrating $DATABASE_URL"
@@ -73,6 +85,8 @@ cat <<MSG
     API            http://$API_ADDR            (ready: http://$API_ADDR/ready)
     API docs       http://$API_ADDR/api-docs
     Temporal UI    http://127.0.0.1:$temporal_ui_port/namespaces/$TEMPORAL_NAMESPACE/workflows
+    Mail inbox     http://127.0.0.1:$mail_ui_port          (every email the platform sends)
+    PDFs           .data/objects/
     Temporal gRPC  $TEMPORAL_ADDRESS (namespace $TEMPORAL_NAMESPACE, task queue $TEMPORAL_TASK_QUEUE)
     Postgres       $DATABASE_URL
     Logs           .data/api.log  .data/worker.log  .data/temporal.log
