@@ -3,7 +3,7 @@
 //! loses), with timeline events, payments and a NOTIFY for live updates.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use invoice_domain::{Decimal4, LineAmounts, LineInput, compute_totals};
+use invoice_domain::{Decimal4, LineAmounts, LineInput, Totals, compute_totals};
 use invoice_workflows::invoice::messages::{
     CreateRecordInput, FinalizeInput, Finalized, InvoiceContent, InvoiceRecord, InvoiceRef,
     Projection, UpdateDraftInput,
@@ -34,6 +34,56 @@ fn numeric(d: Decimal4) -> String {
     d.to_string()
 }
 
+/// The customer an invoice is made out to, with its organisation's reminder schedule.
+struct BilledCustomer {
+    name: String,
+    email: Option<String>,
+    time_zone: String,
+    reminder_offsets: Vec<i32>,
+}
+
+impl BilledCustomer {
+    /// What the workflow needs of the stored invoice.
+    fn record(self, content: &InvoiceContent, totals: &Totals) -> InvoiceRecord {
+        InvoiceRecord {
+            total: totals.total,
+            currency: content.currency.clone(),
+            due_date: content.due_date,
+            time_zone: self.time_zone,
+            reminder_offsets: self.reminder_offsets,
+        }
+    }
+}
+
+async fn billed_customer(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    customer_id: Uuid,
+) -> Result<BilledCustomer, RecordError> {
+    sqlx::query_as!(
+        BilledCustomer,
+        "SELECT c.name, c.email, c.time_zone, o.reminder_offsets
+         FROM customers c JOIN organizations o ON o.id = c.org_id
+         WHERE c.org_id = $1 AND c.id = $2",
+        org_id,
+        customer_id
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| RecordError::Permanent(format!("customer {customer_id} not found")))
+}
+
+/// Line amounts and totals, computed as everywhere else (domain's `compute_totals`).
+fn totals_of(content: &InvoiceContent) -> Result<(Vec<LineAmounts>, Totals), RecordError> {
+    let lines: Vec<LineInput> = content
+        .lines
+        .iter()
+        .map(|l| LineInput { quantity: l.quantity, unit_price: l.unit_price })
+        .collect();
+    compute_totals(&lines, content.discount_rate, content.tax_rate)
+        .map_err(|e| RecordError::Permanent(format!("totals: {e}")))
+}
+
 /// Stores the invoice with its lines and the `created` event. Idempotent: a retry after a crash
 /// finds the row and returns it.
 pub async fn create(db: &PgPool, req: &CreateRecordInput) -> Result<InvoiceRecord, RecordError> {
@@ -41,24 +91,9 @@ pub async fn create(db: &PgPool, req: &CreateRecordInput) -> Result<InvoiceRecor
     let (org_id, invoice_id, customer_id) =
         (parse_id(&input.org_id)?, parse_id(&input.invoice_id)?, parse_id(&input.customer_id)?);
     let mut tx = db.begin().await?;
-    let customer = sqlx::query!(
-        "SELECT c.name, c.email, c.time_zone, o.reminder_offsets
-         FROM customers c JOIN organizations o ON o.id = c.org_id
-         WHERE c.org_id = $1 AND c.id = $2",
-        org_id,
-        customer_id
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| RecordError::Permanent(format!("customer {customer_id} not found")))?;
+    let customer = billed_customer(&mut tx, org_id, customer_id).await?;
     let content = &input.content;
-    let lines: Vec<LineInput> = content
-        .lines
-        .iter()
-        .map(|l| LineInput { quantity: l.quantity, unit_price: l.unit_price })
-        .collect();
-    let (amounts, totals) = compute_totals(&lines, content.discount_rate, content.tax_rate)
-        .map_err(|e| RecordError::Permanent(format!("totals: {e}")))?;
+    let (amounts, totals) = totals_of(content)?;
     let status = if input.draft { "draft" } else { "open" };
     let inserted = sqlx::query!(
         "INSERT INTO invoices (id, org_id, customer_id, workflow_id, status, currency, issue_date, due_date,
@@ -107,13 +142,7 @@ pub async fn create(db: &PgPool, req: &CreateRecordInput) -> Result<InvoiceRecor
         notify(&mut tx, org_id, invoice_id, 0, status).await?;
     }
     tx.commit().await?;
-    Ok(InvoiceRecord {
-        total: totals.total,
-        currency: content.currency.clone(),
-        due_date: content.due_date,
-        time_zone: customer.time_zone,
-        reminder_offsets: customer.reminder_offsets,
-    })
+    Ok(customer.record(content, &totals))
 }
 
 async fn insert_lines(
@@ -150,24 +179,9 @@ pub async fn update_draft(
     let (org_id, invoice_id, customer_id) =
         (parse_id(&req.org_id)?, parse_id(&req.invoice_id)?, parse_id(&req.customer_id)?);
     let content = &req.content;
-    let lines: Vec<LineInput> = content
-        .lines
-        .iter()
-        .map(|l| LineInput { quantity: l.quantity, unit_price: l.unit_price })
-        .collect();
-    let (amounts, totals) = compute_totals(&lines, content.discount_rate, content.tax_rate)
-        .map_err(|e| RecordError::Permanent(format!("totals: {e}")))?;
+    let (amounts, totals) = totals_of(content)?;
     let mut tx = db.begin().await?;
-    let customer = sqlx::query!(
-        "SELECT c.name, c.email, c.time_zone, o.reminder_offsets
-         FROM customers c JOIN organizations o ON o.id = c.org_id
-         WHERE c.org_id = $1 AND c.id = $2",
-        org_id,
-        customer_id
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| RecordError::Permanent(format!("customer {customer_id} not found")))?;
+    let customer = billed_customer(&mut tx, org_id, customer_id).await?;
     let updated = sqlx::query!(
         "UPDATE invoices SET customer_id = $3, currency = $4, issue_date = $5, due_date = $6,
                 tax_rate = $7::text::numeric, discount_rate = $8::text::numeric, subtotal = $9,
@@ -213,13 +227,7 @@ pub async fn update_draft(
     )
     .await?;
     tx.commit().await?;
-    Ok(InvoiceRecord {
-        total: totals.total,
-        currency: content.currency.clone(),
-        due_date: content.due_date,
-        time_zone: customer.time_zone,
-        reminder_offsets: customer.reminder_offsets,
-    })
+    Ok(customer.record(content, &totals))
 }
 
 /// Deletes an unnumbered draft with its lines and events. Idempotent.

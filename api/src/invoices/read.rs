@@ -99,11 +99,13 @@ pub(super) async fn fetch_invoice(
     org_id: Uuid,
     id: Uuid,
 ) -> ApiResult<Option<InvoiceView>> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        ListRow,
         r#"SELECT id, number, status, customer_id, client_name, client_email, currency, issue_date, due_date,
                   tax_rate::text AS "tax_rate!", discount_rate::text AS "discount_rate!", subtotal, discount_total,
                   tax_total, total, amount_paid, amount_due AS "amount_due!", notes, reference, attention_reason,
-                  next_action, pdf_key, workflow_id, created_at, updated_at, sent_at, paid_at, voided_at
+                  next_action, pdf_key, workflow_id, created_at, updated_at, sent_at, paid_at, voided_at,
+                  '' AS "sort_value!"
            FROM invoices WHERE org_id = $1 AND id = $2"#,
         org_id,
         id
@@ -135,39 +137,10 @@ pub(super) async fn fetch_invoice(
     )
     .fetch_all(&state.db)
     .await?;
-    Ok(Some(InvoiceView {
-        id: r.id,
-        number: r.number,
-        status: r.status,
-        customer_id: r.customer_id,
-        client_name: r.client_name,
-        client_email: r.client_email,
-        currency: r.currency,
-        issue_date: r.issue_date,
-        due_date: r.due_date,
-        tax_rate: trim(&r.tax_rate),
-        discount_rate: trim(&r.discount_rate),
-        subtotal: r.subtotal,
-        discount_total: r.discount_total,
-        tax_total: r.tax_total,
-        total: r.total,
-        amount_paid: r.amount_paid,
-        amount_due: r.amount_due,
-        notes: r.notes,
-        reference: r.reference,
-        attention_reason: r.attention_reason,
-        next_action: r.next_action,
-        has_pdf: r.pdf_key.is_some(),
-        pdf_url: r.pdf_key.as_ref().map(|_| format!("/api/invoices/{}/pdf", r.id)),
-        workflow_id: r.workflow_id,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        sent_at: r.sent_at,
-        paid_at: r.paid_at,
-        voided_at: r.voided_at,
-        lines: Some(lines),
-        payments: Some(payments),
-    }))
+    let mut invoice = r.into_view();
+    invoice.lines = Some(lines);
+    invoice.payments = Some(payments);
+    Ok(Some(invoice))
 }
 
 /// `10.0000` -> `10`.
