@@ -97,7 +97,6 @@ impl Stack {
             ("EMAIL_BACKEND", "ses".into()),
             ("SES_ENDPOINT_URL", moto),
             ("EMAIL_FROM", format!("Seller Billing <{sender}>")),
-            ("PUBLIC_BASE_URL", format!("http://{}", app.addr)),
             ("LOG_FORMAT", "json".into()),
         ]
         .into_iter()
