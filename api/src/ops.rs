@@ -33,6 +33,7 @@ use uuid::Uuid;
 use crate::auth::{Auth, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldErrors};
 use crate::extract::{Json, Query};
+use crate::invoices::unavailable;
 use crate::state::AppState;
 use crate::temporal::TemporalError;
 
@@ -385,8 +386,4 @@ fn is_failed(status: WorkflowExecutionStatus) -> bool {
             | WorkflowExecutionStatus::TimedOut
             | WorkflowExecutionStatus::Terminated
     )
-}
-
-fn unavailable(err: TemporalError) -> ApiError {
-    crate::invoices::unavailable(err)
 }
