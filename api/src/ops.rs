@@ -73,7 +73,7 @@ pub struct TroubledRuns {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `needs_attention`, `failed` (failed, timed out or terminated runs) or `all` (default).
-    pub kind: Option<String>,
+    pub state: Option<String>,
 }
 
 /// Invoices that need attention and invoice runs that failed, newest first.
@@ -85,11 +85,11 @@ pub(crate) async fn list_workflows(
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<TroubledRuns>> {
     auth.require(Role::Admin)?;
-    let kind = p.kind.as_deref().unwrap_or("all");
+    let kind = p.state.as_deref().unwrap_or("all");
     if !matches!(kind, "all" | "needs_attention" | "failed") {
         return Err(ApiError::field(
-            "kind",
-            "unknown_kind",
+            "state",
+            "unknown_state",
             "Must be needs_attention, failed or all.",
         ));
     }
@@ -197,7 +197,7 @@ pub struct RetryFilter {
     /// Only invoices whose attention reason contains this text (case-insensitive).
     pub reason_contains: Option<String>,
     /// `needs_attention`, `failed` or `all` (default).
-    pub kind: Option<String>,
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -231,9 +231,9 @@ pub(crate) async fn retry(
         errors.add("filter", "conflicting", "Give either invoiceId or filter, not both.");
     }
     let filter = req.filter.unwrap_or_default();
-    let kind = filter.kind.as_deref().unwrap_or("all");
+    let kind = filter.state.as_deref().unwrap_or("all");
     if !matches!(kind, "all" | "needs_attention" | "failed") {
-        errors.add("filter.kind", "unknown_kind", "Must be needs_attention, failed or all.");
+        errors.add("filter.state", "unknown_state", "Must be needs_attention, failed or all.");
     }
     errors.into_result()?;
 

@@ -356,13 +356,13 @@ async fn undeliverable_invoices_need_attention_until_ops_retry_them(db: PgPool) 
         .post(
             "/api/ops/retry",
             &user.access_token,
-            json!({ "filter": { "kind": "needs_attention" } }),
+            json!({ "filter": { "state": "needs_attention" } }),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:#}", r.body);
     assert_eq!(r.body["retried"], 1, "{:#}", r.body);
     stack.wait_for_status(&user, &ids[1], "sent").await;
-    let r = stack.app.get("/api/ops/workflows?kind=needs_attention", &user.access_token).await;
+    let r = stack.app.get("/api/ops/workflows?state=needs_attention", &user.access_token).await;
     assert_eq!(r.body["items"], json!([]), "{:#}", r.body);
     // Three invoice emails in all: each once.
     assert_eq!(stack.sent_emails().await.len(), 3);
@@ -643,7 +643,7 @@ async fn a_terminated_run_is_listed_and_reset_by_ops_retry(db: PgPool) {
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let r = stack.app.get("/api/ops/workflows?kind=failed", &user.access_token).await;
+        let r = stack.app.get("/api/ops/workflows?state=failed", &user.access_token).await;
         assert_eq!(r.status, StatusCode::OK, "{:#}", r.body);
         if let Some(item) =
             r.body["items"].as_array().unwrap().iter().find(|i| i["invoiceId"] == id.as_str())
