@@ -360,7 +360,10 @@ pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
         .await?;
     }
     for (i, event) in p.events.iter().enumerate() {
-        let key = format!("v{}:{i}", p.version);
+        // The event's place in the run, not the projection's version: a projection re-run after
+        // a crash (a new workflow task, a new version) must not store its events again.
+        let key =
+            if event.seq > 0 { format!("e{}", event.seq) } else { format!("v{}:{i}", p.version) };
         append_event(
             &mut tx,
             org_id,

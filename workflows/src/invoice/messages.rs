@@ -279,6 +279,10 @@ pub struct SentEmail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineEvent {
+    /// Position in the run's timeline (1, 2, ...): deterministic across workflow-task retries,
+    /// so an event re-sent after a crash is stored once.
+    #[serde(default)]
+    pub seq: u64,
     pub kind: String,
     pub actor: String,
     pub data: serde_json::Value,

@@ -106,6 +106,8 @@ pub struct InvoiceWorkflow {
     manual_reminders: u32,
     /// Bumped by every update so the main loop wakes up.
     wakeups: u64,
+    /// Timeline events pushed so far (their `seq`).
+    event_seq: u64,
 }
 
 #[workflow_methods]
@@ -140,6 +142,7 @@ impl InvoiceWorkflow {
             resends: 0,
             manual_reminders: 0,
             wakeups: 0,
+            event_seq: 0,
         }
     }
 
@@ -527,7 +530,9 @@ impl InvoiceWorkflow {
         data: serde_json::Value,
     ) {
         let at = utc(ctx.workflow_time());
+        self.event_seq += 1;
         self.pending_events.push(TimelineEvent {
+            seq: self.event_seq,
             kind: kind.into(),
             actor: actor.into(),
             data,
@@ -605,7 +610,15 @@ fn event(
 ) {
     let at = now(ctx);
     ctx.state_mut(|s| {
-        s.pending_events.push(TimelineEvent { kind: kind.into(), actor: actor.into(), data, at })
+        s.event_seq += 1;
+        let seq = s.event_seq;
+        s.pending_events.push(TimelineEvent {
+            seq,
+            kind: kind.into(),
+            actor: actor.into(),
+            data,
+            at,
+        })
     });
 }
 
