@@ -5,6 +5,8 @@
 //!
 //! `replays_recorded_histories` replays the committed histories in `tests/histories/` (no
 //! server needed), so a change to the workflow that would break running invoices fails here.
+//! The `before_refunds_*` ones were recorded before paid runs stayed open for refunds: they
+//! prove that runs started then still replay (the `refund-window` patch).
 //! To record them again after an intended, compatible change, run
 //! `RECORD_HISTORIES=1 cargo test -p invoice-worker --test invoice_workflow` and commit the
 //! new JSON files (then run once more without it to replay them).
@@ -23,7 +25,7 @@ use invoice_domain::{Decimal4, InvoiceStatus};
 use invoice_workflows::InvoiceWorkflow;
 use invoice_workflows::invoice::messages::{
     ActorRequest, EmailKind, InvoiceContent, InvoiceRecord, InvoiceWorkflowInput, LineContent,
-    NextAction, PaymentOutcome, PaymentRequest, StatusView,
+    NextAction, PaymentOutcome, PaymentRequest, RefundRequest, StatusView,
 };
 use invoice_workflows::invoice_workflow_id;
 use serde_json::json;
@@ -49,6 +51,8 @@ const DEFAULT_OFFSETS: [i32; 5] = [-3, 0, 3, 7, 14];
 const RESULT_DEADLINE: Duration = Duration::from_secs(30);
 /// Bound on waiting for a status through queries.
 const STATUS_DEADLINE: Duration = Duration::from_secs(30);
+/// A paid invoice's run stays open this long for refunds, then completes.
+const REFUND_WINDOW: Duration = Duration::from_secs(181 * 24 * 3600);
 
 // ---------------------------------------------------------------------------------------------
 // Tests
@@ -89,7 +93,7 @@ async fn happy_path_sends_once_then_paid_sends_receipt_and_completes() -> anyhow
         outcome,
         PaymentOutcome { status: InvoiceStatus::Paid, amount_paid: TOTAL, amount_due: 0 }
     );
-    let result = result(&invoice).await?;
+    let result = settle(&env, &fakes, &invoice, 1).await?;
     assert_eq!(result.status, InvoiceStatus::Paid);
     assert_eq!((result.amount_paid, result.amount_due, result.next_action), (TOTAL, 0, None));
 
@@ -248,7 +252,7 @@ async fn payment_cancels_pending_reminders() -> anyhow::Result<()> {
         })
         .await?;
     pay(&invoice, "evt-1", TOTAL).await?;
-    assert_eq!(result(&invoice).await?.status, InvoiceStatus::Paid);
+    wait_for_status(&invoice, InvoiceStatus::Paid).await?;
 
     // Weeks past every remaining slot: nothing more goes out.
     env.skip_to(nine_local(due, 14, tz) + chrono::Duration::days(7)).await?;
@@ -340,7 +344,7 @@ async fn partial_then_full_payment_with_a_reminder_in_between() -> anyhow::Resul
         full,
         PaymentOutcome { status: InvoiceStatus::Paid, amount_paid: TOTAL, amount_due: 0 }
     );
-    let result = result(&invoice).await?;
+    let result = settle(&env, &fakes, &invoice, 1).await?;
     assert_eq!((result.status, result.amount_paid), (InvoiceStatus::Paid, TOTAL));
 
     let calls = fakes.calls();
@@ -527,6 +531,82 @@ async fn missed_reminder_slots_collapse_into_one_after_an_outage() -> anyhow::Re
 
 /// Every history in `tests/histories/` still replays against today's workflow code.
 #[tokio::test]
+async fn a_partial_refund_reopens_a_paid_invoice_until_paid_again() -> anyhow::Result<()> {
+    let env = TestEnv::start().await?;
+    let due = env.now().await?.date_naive() + Days::new(30);
+    let fakes = Fakes::new(record("Europe/Berlin", due, &DEFAULT_OFFSETS));
+    let _worker = TestWorker::start(&env, &fakes).await?;
+    let input = invoice_input(&fakes);
+    let invoice = start_invoice(&env, &input).await?;
+    wait_until_sent(&fakes).await?;
+    pay(&invoice, "evt-1", TOTAL).await?;
+    wait_for_receipts(&fakes, 1).await?;
+
+    let outcome = refund(&invoice, "re-1", "pi_1", 3_000).await?;
+    assert_eq!(
+        outcome,
+        PaymentOutcome {
+            status: InvoiceStatus::PartiallyPaid,
+            amount_paid: 7_000,
+            amount_due: 3_000
+        }
+    );
+    // The same event again, and an event that reports nothing new for that payment.
+    let again = refusal(refund(&invoice, "re-1", "pi_1", 3_000).await)?;
+    ensure!(again.contains("duplicate"), "{again}");
+    let stale = refusal(refund(&invoice, "re-1-late", "pi_1", 3_000).await)?;
+    ensure!(stale.contains("already recorded"), "{stale}");
+    let too_much = refusal(refund(&invoice, "re-big", "pi_9", 7_001).await)?;
+    ensure!(too_much.contains("more than the 7000 paid"), "{too_much}");
+
+    // What is due again is paid again: a second receipt, under its own key.
+    pay(&invoice, "evt-2", 3_000).await?;
+    let view = settle(&env, &fakes, &invoice, 2).await?;
+    assert_eq!((view.status, view.amount_paid), (InvoiceStatus::Paid, TOTAL));
+    let calls = fakes.calls();
+    let keys: Vec<&str> =
+        calls.delivered(EmailKind::Receipt).iter().map(|e| e.idempotency_key.as_str()).collect();
+    let id = &input.invoice_id;
+    assert_eq!(keys, [format!("{id}:receipt:1"), format!("{id}:receipt:2")]);
+    let payments: Vec<(&str, i64)> = calls
+        .projections
+        .iter()
+        .flat_map(|p| &p.payments)
+        .map(|p| (p.event_id.as_str(), p.amount))
+        .collect();
+    assert_eq!(payments, [("evt-1", TOTAL), ("re-1", -3_000), ("evt-2", 3_000)]);
+    ensure!(calls.events("refund_recorded").len() == 1, "{:#?}", calls.event_kinds());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_full_refund_of_a_paid_invoice_makes_it_refunded_and_ends_the_run() -> anyhow::Result<()>
+{
+    let env = TestEnv::start().await?;
+    let due = env.now().await?.date_naive() + Days::new(30);
+    let fakes = Fakes::new(record("Europe/Berlin", due, &DEFAULT_OFFSETS));
+    let _worker = TestWorker::start(&env, &fakes).await?;
+    let invoice = start_invoice(&env, &invoice_input(&fakes)).await?;
+    wait_until_sent(&fakes).await?;
+    pay(&invoice, "evt-1", TOTAL).await?;
+    wait_for_receipts(&fakes, 1).await?;
+
+    let outcome = refund(&invoice, "re-all", "pi_1", TOTAL).await?;
+    assert_eq!(outcome.status, InvoiceStatus::Refunded);
+    let view = result(&invoice).await?;
+    assert_eq!(
+        (view.status, view.amount_paid, view.next_action),
+        (InvoiceStatus::Refunded, 0, None)
+    );
+    let calls = fakes.calls();
+    let latest = calls.latest().context("no projection")?;
+    assert_eq!((latest.status, latest.paid_at), (InvoiceStatus::Refunded, None));
+    ensure!(calls.delivered(EmailKind::Reminder).is_empty(), "{:#?}", calls.emails);
+
+    record_history(&invoice, "paid_then_refunded").await
+}
+
+#[tokio::test]
 async fn replays_recorded_histories() -> anyhow::Result<()> {
     let files = recorded_histories()?;
     ensure!(!files.is_empty(), "no histories in {}", histories_dir().display());
@@ -546,7 +626,7 @@ async fn replays_recorded_histories() -> anyhow::Result<()> {
 /// does now (an activity renamed) is reported, not silently accepted.
 #[tokio::test]
 async fn replay_reports_a_history_the_code_no_longer_matches() -> anyhow::Result<()> {
-    let file = histories_dir().join("happy_path_paid.json");
+    let file = histories_dir().join("before_refunds_happy_path_paid.json");
     let json =
         std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     ensure!(json.contains("\"finalize_invoice\""), "the history schedules no finalize_invoice");
@@ -660,6 +740,43 @@ async fn result(invoice: &Invoice) -> anyhow::Result<StatusView> {
         .context("the workflow failed")
 }
 
+/// Waits for the `n`th receipt, lets the refund window pass, and answers the run's result.
+async fn settle(
+    env: &TestEnv,
+    fakes: &Fakes,
+    invoice: &Invoice,
+    receipts: usize,
+) -> anyhow::Result<StatusView> {
+    wait_for_receipts(fakes, receipts).await?;
+    env.skip(REFUND_WINDOW).await?;
+    result(invoice).await
+}
+
+async fn wait_for_receipts(fakes: &Fakes, n: usize) -> anyhow::Result<()> {
+    fakes
+        .wait_for("the receipt", |c| (c.delivered(EmailKind::Receipt).len() >= n).then_some(()))
+        .await
+}
+
+/// Reports a refund of `reference` totalling `total_refunded` so far.
+async fn refund(
+    invoice: &Invoice,
+    event_id: &str,
+    reference: &str,
+    total_refunded: i64,
+) -> Result<PaymentOutcome, WorkflowUpdateError> {
+    let refund = RefundRequest {
+        event_id: event_id.to_owned(),
+        payment_reference: reference.to_owned(),
+        total_refunded,
+        currency: CURRENCY.to_owned(),
+        method: "card".to_owned(),
+        refunded_at: Utc::now(),
+        actor: "stripe".to_owned(),
+    };
+    invoice.execute_update(InvoiceWorkflow::record_refund, refund, update_options()).await
+}
+
 async fn pay(
     invoice: &Invoice,
     event_id: &str,
@@ -683,6 +800,7 @@ async fn pay_with_update_id(
         reference: None,
         paid_at: Utc::now(),
         actor: "user:accountant".to_owned(),
+        provider_confirmed: false,
     };
     let options = WorkflowExecuteUpdateOptions::builder()
         .maybe_update_id(update_id.map(str::to_owned))

@@ -78,6 +78,77 @@ pub struct PaymentRequest {
     pub reference: Option<String>,
     pub paid_at: DateTime<Utc>,
     pub actor: String,
+    /// Confirmed by a payment provider: the money has moved, so it is recorded even when it is
+    /// more than is due (the excess shows on the timeline for the seller to refund).
+    #[serde(default)]
+    pub provider_confirmed: bool,
+}
+
+/// A refund reported by the payment provider for one earlier payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundRequest {
+    /// Provider event id: a repeated id is refused.
+    pub event_id: String,
+    /// The refunded payment's reference (Stripe: the payment intent id).
+    pub payment_reference: String,
+    /// Everything refunded of that payment so far, in minor units (Stripe reports the running
+    /// total, so an event delivered twice or out of order never refunds twice).
+    pub total_refunded: i64,
+    pub currency: String,
+    /// The channel the money goes back through (card, bank_transfer, ...).
+    pub method: String,
+    pub refunded_at: DateTime<Utc>,
+    pub actor: String,
+}
+
+/// A payment that the provider reports as failed (e.g. a bank debit that bounced).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentFailure {
+    pub event_id: String,
+    pub amount: i64,
+    pub reference: Option<String>,
+    pub reason: Option<String>,
+    pub actor: String,
+}
+
+/// A client opened the hosted invoice page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageView {
+    /// desktop, mobile or tablet.
+    pub device: String,
+}
+
+/// The payer asked to pay what is due (the hosted page's Pay button).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutRequest {
+    pub actor: String,
+}
+
+/// A checkout session for the amount due, at the payment provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutSession {
+    pub id: String,
+    /// Where the payer goes to pay.
+    pub url: String,
+    pub amount: i64,
+    pub currency: String,
+    pub expires_at: DateTime<Utc>,
+    /// `stripe` or `local` (the built-in test checkout).
+    pub provider: String,
+}
+
+/// What `start_checkout` answers: a session to send the payer to, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutOutcome {
+    pub session: Option<CheckoutSession>,
+    /// The payment provider's refusal, for the payer (e.g. "Your card was declined").
+    pub error: Option<String>,
 }
 
 /// What a payment update answers.
@@ -181,6 +252,10 @@ activity_contract!(
     SendInvoiceEmail, "send_invoice_email", SendEmailInput => SentEmail
 );
 activity_contract!(
+    /// Opens a checkout session for the amount due at the payment provider (once per key).
+    CreateCheckoutSession, "create_checkout_session", CheckoutInput => CheckoutSession
+);
+activity_contract!(
     /// Writes the workflow's state to Postgres (stale versions lose), appends timeline events
     /// and payments, and announces the change with NOTIFY.
     RecordProjection, "record_projection", Projection => ()
@@ -243,6 +318,19 @@ pub struct Finalized {
 pub struct RenderedPdf {
     pub key: String,
     pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutInput {
+    pub org_id: String,
+    pub invoice_id: String,
+    /// Minor units: what is due now.
+    pub amount: i64,
+    pub currency: String,
+    /// Derived in the workflow from the invoice and the amount due: a double click, or a retry,
+    /// never opens two sessions for the same state.
+    pub idempotency_key: String,
 }
 
 /// Which email to send.

@@ -1,10 +1,11 @@
-//! `InvoiceWorkflow`: one durable run per invoice, from creation to paid or void.
+//! `InvoiceWorkflow`: one durable run per invoice, from creation to paid or void. A paid
+//! invoice's run stays open for refunds for a while, since a refund can make money due again.
 //!
 //! The run owns the invoice's state. Updates only change that state (and are validated first);
 //! every side effect happens in the main loop, one at a time, through activities, so effects
 //! never race each other and every Postgres write carries a higher version than the last.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -59,6 +60,34 @@ fn projection_options() -> LocalActivityOptions {
         .build()
 }
 
+/// Checkout sessions are opened while the payer waits: a few quick attempts, then the payer is
+/// told (and can press Pay again).
+fn checkout_options() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(15))
+        .summary("Open a checkout session".to_owned())
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(500))
+                .backoff_coefficient(2.0)
+                .maximum_attempts(3)
+                .build(),
+        )
+        .build()
+}
+
+/// How long a paid invoice keeps its run open for refunds (card refunds are possible for
+/// about six months).
+const REFUND_WINDOW_DAYS: i64 = 180;
+
+/// Runs started before refunds existed complete as soon as they are paid.
+const REFUND_WINDOW_PATCH: &str = "refund-window";
+
+/// A client opening the hosted page again within this time is the same visit.
+const VIEW_VISIT_MINUTES: i64 = 30;
+
+/// A checkout session is reused while it has at least this long left.
+const CHECKOUT_REUSE_MARGIN_MINUTES: i64 = 10;
+
 /// A command that the main loop carries out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Command {
@@ -108,6 +137,14 @@ pub struct InvoiceWorkflow {
     wakeups: u64,
     /// Timeline events pushed so far (their `seq`).
     event_seq: u64,
+    /// Refunded so far per payment reference (the provider reports running totals).
+    refunded_by_reference: BTreeMap<String, i64>,
+    /// The latest checkout session, reused while the amount due is the same.
+    checkout: Option<CheckoutSession>,
+    /// Sessions opened again for the same amount because the previous one expired.
+    checkout_renewals: u32,
+    /// When each device class last opened the hosted page.
+    last_views: BTreeMap<String, DateTime<Utc>>,
 }
 
 #[workflow_methods]
@@ -143,6 +180,10 @@ impl InvoiceWorkflow {
             manual_reminders: 0,
             wakeups: 0,
             event_seq: 0,
+            refunded_by_reference: BTreeMap::new(),
+            checkout: None,
+            checkout_renewals: 0,
+            last_views: BTreeMap::new(),
         }
     }
 
@@ -191,9 +232,14 @@ impl InvoiceWorkflow {
                 }
             }
         }
-        wait_for_payment(ctx).await?;
-        if ctx.state(|s| s.status == InvoiceStatus::Paid) {
-            let key = format!("{}:receipt:1", input.invoice_id);
+        let mut receipts = 0u32;
+        loop {
+            wait_for_payment(ctx).await?;
+            if ctx.state(|s| s.status != InvoiceStatus::Paid) {
+                break;
+            }
+            receipts += 1;
+            let key = format!("{}:receipt:{receipts}", input.invoice_id);
             let sent = ctx
                 .execute_activity(
                     SendInvoiceEmail,
@@ -214,6 +260,9 @@ impl InvoiceWorkflow {
                 }
             }
             project(ctx).await?;
+            if !ctx.patched(REFUND_WINDOW_PATCH) || !await_refunds(ctx).await? {
+                break;
+            }
         }
         Ok(ctx.state(|s| s.view()))
     }
@@ -327,7 +376,7 @@ impl InvoiceWorkflow {
         ) {
             return Err(format!("cannot pay an invoice that is {}", self.status.as_str()).into());
         }
-        if p.amount > due {
+        if p.amount > due && !p.provider_confirmed {
             return Err(format!("overpayment: {} is more than the {} due", p.amount, due).into());
         }
         Ok(())
@@ -340,8 +389,14 @@ impl InvoiceWorkflow {
         p: PaymentRequest,
     ) -> PaymentOutcome {
         self.seen_payment_events.insert(p.event_id.clone());
+        // A session opened before this payment is for another amount (or already used).
+        self.checkout = None;
+        let overpaid = (p.amount - (self.total() - self.amount_paid)).max(0);
         self.amount_paid += p.amount;
-        let data = json!({ "eventId": p.event_id, "amount": p.amount, "method": p.method, "reference": p.reference });
+        let mut data = json!({ "eventId": p.event_id, "amount": p.amount, "method": p.method, "reference": p.reference });
+        if overpaid > 0 {
+            data["overpaid"] = json!(overpaid);
+        }
         self.push_event(ctx, "payment_recorded", &p.actor, data);
         if self.amount_paid >= self.total() {
             self.status = InvoiceStatus::Paid;
@@ -357,6 +412,224 @@ impl InvoiceWorkflow {
             status: self.status,
             amount_paid: self.amount_paid,
             amount_due: self.total() - self.amount_paid,
+        }
+    }
+
+    /// Record a refund of an earlier payment (validated: new event id, same currency, something
+    /// new refunded, not more than was paid).
+    #[update_validator(record_refund)]
+    fn validate_refund(
+        &self,
+        _ctx: &WorkflowContextView,
+        r: &RefundRequest,
+    ) -> Result<(), HandlerError> {
+        if self.seen_payment_events.contains(&r.event_id) {
+            return Err(format!("duplicate payment event {}", r.event_id).into());
+        }
+        if self.record.as_ref().is_some_and(|rec| rec.currency != r.currency) {
+            return Err(format!("refund currency {} does not match the invoice", r.currency).into());
+        }
+        let already = self.refunded_by_reference.get(&r.payment_reference).copied().unwrap_or(0);
+        if r.total_refunded <= already {
+            return Err(format!(
+                "refund already recorded: {already} of payment {} is refunded",
+                r.payment_reference
+            )
+            .into());
+        }
+        if r.total_refunded - already > self.amount_paid {
+            return Err(format!(
+                "a refund of {} is more than the {} paid",
+                r.total_refunded - already,
+                self.amount_paid
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    #[update]
+    pub fn record_refund(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        r: RefundRequest,
+    ) -> PaymentOutcome {
+        let already = self.refunded_by_reference.get(&r.payment_reference).copied().unwrap_or(0);
+        let amount = r.total_refunded - already;
+        self.seen_payment_events.insert(r.event_id.clone());
+        self.checkout = None;
+        self.refunded_by_reference.insert(r.payment_reference.clone(), r.total_refunded);
+        self.amount_paid -= amount;
+        if self.status == InvoiceStatus::Paid && self.amount_paid <= 0 {
+            // Everything paid went back: the sale is undone.
+            self.status = InvoiceStatus::Refunded;
+        } else if self.status != InvoiceStatus::NeedsAttention {
+            // Money went back, so money is due again.
+            self.status = if self.amount_paid > 0 {
+                InvoiceStatus::PartiallyPaid
+            } else if self.overdue_marked {
+                InvoiceStatus::Overdue
+            } else {
+                InvoiceStatus::Sent
+            };
+        }
+        if self.status != InvoiceStatus::Paid {
+            self.paid_at = None;
+        }
+        let data = json!({
+            "eventId": r.event_id, "amount": amount, "totalRefunded": r.total_refunded,
+            "reference": r.payment_reference, "method": r.method,
+        });
+        self.push_event(ctx, "refund_recorded", &r.actor, data);
+        self.pending_payments.push(PaymentRequest {
+            event_id: r.event_id,
+            amount: -amount,
+            currency: r.currency,
+            method: r.method,
+            reference: Some(r.payment_reference),
+            paid_at: r.refunded_at,
+            actor: r.actor,
+            provider_confirmed: true,
+        });
+        self.wakeups += 1;
+        PaymentOutcome {
+            status: self.status,
+            amount_paid: self.amount_paid,
+            amount_due: self.total() - self.amount_paid,
+        }
+    }
+
+    /// Record that a payment failed at the provider (the timeline shows it; nothing is owed less).
+    #[update_validator(record_payment_failure)]
+    fn validate_payment_failure(
+        &self,
+        _ctx: &WorkflowContextView,
+        f: &PaymentFailure,
+    ) -> Result<(), HandlerError> {
+        if self.seen_payment_events.contains(&f.event_id) {
+            return Err(format!("duplicate payment event {}", f.event_id).into());
+        }
+        Ok(())
+    }
+
+    #[update]
+    pub async fn record_payment_failure(
+        ctx: &mut WorkflowContext<Self>,
+        f: PaymentFailure,
+    ) -> StatusView {
+        ctx.state_mut(|s| {
+            s.seen_payment_events.insert(f.event_id.clone());
+            // That session is used up: the next Pay opens a new one.
+            s.checkout = None;
+        });
+        let data = json!({ "eventId": f.event_id, "amount": f.amount, "reference": f.reference, "reason": f.reason });
+        event(ctx, "payment_failed", &f.actor, data);
+        // A projection failure here is retried by the next projection of the main loop.
+        let _ = project(ctx).await;
+        ctx.state(|s| s.view())
+    }
+
+    /// Open (or reuse) a checkout session for what is due: the hosted page's Pay button.
+    #[update_validator(start_checkout)]
+    fn validate_checkout(
+        &self,
+        _ctx: &WorkflowContextView,
+        _req: &CheckoutRequest,
+    ) -> Result<(), HandlerError> {
+        if self.number.is_none()
+            || self.status.is_final()
+            || self.void_requested.is_some()
+            || self.total() - self.amount_paid <= 0
+        {
+            return Err(format!("nothing to pay: the invoice is {}", self.status.as_str()).into());
+        }
+        Ok(())
+    }
+
+    #[update]
+    pub async fn start_checkout(
+        ctx: &mut WorkflowContext<Self>,
+        req: CheckoutRequest,
+    ) -> CheckoutOutcome {
+        let at = now(ctx);
+        let margin = chrono::Duration::minutes(CHECKOUT_REUSE_MARGIN_MINUTES);
+        let (input, due, currency, previous, payment_events) = ctx.state(|s| {
+            (
+                s.input.clone(),
+                s.total() - s.amount_paid,
+                s.input.content.currency.clone(),
+                s.checkout.clone(),
+                s.seen_payment_events.len(),
+            )
+        });
+        if let Some(session) =
+            previous.as_ref().filter(|c| c.amount == due && c.expires_at > at + margin)
+        {
+            return CheckoutOutcome { session: Some(session.clone()), error: None };
+        }
+        // The same state (amount due after the same payment events) gives the same key, so a
+        // double click opens one session; a new key only when that session has expired.
+        let renewals = ctx.state_mut(|s| {
+            if previous.as_ref().is_some_and(|c| c.amount == due) {
+                s.checkout_renewals += 1;
+            }
+            s.checkout_renewals
+        });
+        let idempotency_key = match renewals {
+            0 => format!("{}:checkout:{due}:{payment_events}", input.invoice_id),
+            n => format!("{}:checkout:{due}:{payment_events}:renewed-{n}", input.invoice_id),
+        };
+        let checkout = CheckoutInput {
+            org_id: input.org_id.clone(),
+            invoice_id: input.invoice_id.clone(),
+            amount: due,
+            currency,
+            idempotency_key,
+        };
+        let outcome = match ctx
+            .execute_activity(CreateCheckoutSession, checkout, checkout_options())
+            .await
+        {
+            Ok(session) => {
+                let new = ctx.state(|s| s.checkout.as_ref().is_none_or(|c| c.id != session.id));
+                if new {
+                    ctx.state_mut(|s| s.checkout = Some(session.clone()));
+                    event(
+                        ctx,
+                        "checkout_started",
+                        &req.actor,
+                        json!({ "sessionId": session.id, "amount": session.amount, "provider": session.provider }),
+                    );
+                }
+                CheckoutOutcome { session: Some(session), error: None }
+            }
+            Err(err) => {
+                let why = reason(&err);
+                event(ctx, "checkout_failed", &req.actor, json!({ "reason": why }));
+                CheckoutOutcome { session: None, error: Some(why) }
+            }
+        };
+        // A projection failure here is retried by the next projection of the main loop.
+        let _ = project(ctx).await;
+        outcome
+    }
+
+    /// The client opened the hosted page. Repeated opens on one device within a visit count
+    /// once; the device class feeds the dashboard's charts.
+    #[signal]
+    pub async fn record_view(ctx: &mut WorkflowContext<Self>, view: PageView) {
+        let at = now(ctx);
+        let visit = chrono::Duration::minutes(VIEW_VISIT_MINUTES);
+        let counted = ctx.state_mut(|s| {
+            if s.last_views.get(&view.device).is_some_and(|last| at - *last < visit) {
+                return false;
+            }
+            s.last_views.insert(view.device.clone(), at);
+            true
+        });
+        if counted {
+            event(ctx, "viewed", "client", json!({ "device": view.device }));
+            let _ = project(ctx).await;
         }
     }
 
@@ -816,7 +1089,7 @@ async fn wait_for_payment(ctx: &mut WorkflowContext<InvoiceWorkflow>) -> Workflo
         if ctx.state(|s| !s.pending_payments.is_empty()) {
             project(ctx).await?;
         }
-        if ctx.state(|s| s.status == InvoiceStatus::Paid) {
+        if ctx.state(|s| matches!(s.status, InvoiceStatus::Paid | InvoiceStatus::Refunded)) {
             return Ok(());
         }
         if let Some(req) = ctx.state(|s| s.void_requested.clone()) {
@@ -853,6 +1126,38 @@ async fn wait_for_payment(ctx: &mut WorkflowContext<InvoiceWorkflow>) -> Workflo
                 }
             }
             None => ctx.wait_condition(move |s| s.wakeups != wakeups).await?,
+        }
+    }
+}
+
+/// Keeps a paid invoice open to refunds for the refund window. True when a refund made money
+/// due again (back to collecting it), false when the window closed or everything was refunded.
+async fn await_refunds(ctx: &mut WorkflowContext<InvoiceWorkflow>) -> WorkflowResult<bool> {
+    let deadline = now(ctx) + chrono::Duration::days(REFUND_WINDOW_DAYS);
+    loop {
+        if ctx.state(|s| !s.pending_payments.is_empty()) {
+            project(ctx).await?;
+        }
+        match ctx.state(|s| s.status) {
+            InvoiceStatus::Paid => {}
+            InvoiceStatus::Refunded => return Ok(false),
+            _ => return Ok(true),
+        }
+        let now_at = now(ctx);
+        if now_at >= deadline {
+            return Ok(false);
+        }
+        let wait =
+            (deadline - now_at).to_std().unwrap_or(Duration::ZERO).max(Duration::from_secs(1));
+        let wakeups = ctx.state(|s| s.wakeups);
+        let mut timer =
+            Box::pin(ctx.timer(
+                TimerOptions::builder(wait).summary("Refund window closes".to_owned()).build(),
+            ));
+        let mut woken = Box::pin(ctx.wait_condition(move |s| s.wakeups != wakeups));
+        temporalio_workflow::workflows::select! {
+            _ = timer => {}
+            _ = woken => { timer.cancel(); }
         }
     }
 }
