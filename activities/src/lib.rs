@@ -8,6 +8,7 @@
 
 pub mod email;
 pub mod invoices;
+pub mod payments;
 pub mod pdf;
 mod platform;
 pub use invoice_storage as storage;

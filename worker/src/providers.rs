@@ -1,4 +1,4 @@
-//! Configuration of the worker's providers (database, object storage, email) from flags or the
+//! Configuration of the worker's providers (database, object storage, email, payments) from flags or the
 //! environment, and building the invoice activities from it.
 
 use std::sync::Arc;
@@ -8,8 +8,10 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use invoice_activities::InvoiceActivities;
 use invoice_activities::email::{EmailConfig, Mailer, SesConfig, SmtpConfig, TransportConfig};
+use invoice_activities::payments::{Payments, PaymentsConfig, StripeConfig};
 use invoice_activities::pdf::PdfRenderer;
 use invoice_activities::storage::{ObjectStore, StorageArgs};
+use secrecy::ExposeSecret as _;
 use sqlx::postgres::PgPoolOptions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +53,16 @@ pub struct ProviderConfig {
     /// SES configuration set for delivery events.
     #[arg(long, env = "SES_CONFIGURATION_SET")]
     pub ses_configuration_set: Option<String>,
+    /// Where clients reach the API: the hosted invoice links in PDFs and emails, and the
+    /// checkout's return URLs.
+    #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_base_url: String,
+    /// Stripe secret key; without it the Pay button opens the built-in test checkout.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<secrecy::SecretString>,
+    /// Another Stripe API base URL (tests); Stripe's own when unset.
+    #[arg(long, env = "STRIPE_API_BASE")]
+    pub stripe_api_base: Option<String>,
 }
 
 impl ProviderConfig {
@@ -79,6 +91,16 @@ impl ProviderConfig {
         let mailer = Mailer::from_config(&EmailConfig { from: self.email_from.clone(), transport })
             .await
             .context("email")?;
-        Ok(InvoiceActivities { db, pdf: Arc::new(PdfRenderer::new()), store, mailer })
+        let payments = Payments::from_config(&PaymentsConfig {
+            public_base_url: self.public_base_url.clone(),
+            stripe: self.stripe_secret_key.clone().filter(|k| !k.expose_secret().is_empty()).map(
+                |secret_key| StripeConfig {
+                    secret_key,
+                    api_base: self.stripe_api_base.clone().filter(|b| !b.is_empty()),
+                },
+            ),
+        })
+        .context("payments")?;
+        Ok(InvoiceActivities { db, pdf: Arc::new(PdfRenderer::new()), store, mailer, payments })
     }
 }

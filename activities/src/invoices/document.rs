@@ -47,17 +47,19 @@ fn address_lines(address: Option<&serde_json::Value>) -> Vec<String> {
 }
 
 /// Loads everything the PDF shows. A finalized invoice is required (it has a number).
+/// `hosted_url` turns the invoice's page token into the link printed on it.
 pub async fn load(
     db: &PgPool,
     org_id: Uuid,
     invoice_id: Uuid,
+    hosted_url: impl Fn(&str) -> String,
 ) -> Result<InvoiceDocument, RecordError> {
     let row = sqlx::query!(
         r#"SELECT i.number, i.issue_date, i.due_date, i.currency, i.subtotal, i.discount_total, i.tax_total,
                   i.total, i.amount_paid, i.amount_due AS "amount_due!", i.notes,
                   i.tax_rate::text AS "tax_rate!", i.discount_rate::text AS "discount_rate!",
                   i.client_name, i.client_email, i.client_snapshot, o.name AS org_name, o.seller_details,
-                  o.payment_instructions
+                  o.payment_instructions, i.public_token
            FROM invoices i JOIN organizations o ON o.id = i.org_id
            WHERE i.org_id = $1 AND i.id = $2"#,
         org_id,
@@ -126,7 +128,7 @@ pub async fn load(
         amount_due: money(row.amount_due),
         notes: row.notes,
         payment_instructions: row.payment_instructions,
-        hosted_url: None,
+        hosted_url: row.public_token.as_deref().map(hosted_url),
         labels: Labels::default(),
     })
 }

@@ -37,11 +37,13 @@ impl From<sqlx::Error> for SendError {
 }
 
 /// Sends the email unless its idempotency key was sent before; records the send.
+/// `hosted_url` turns the invoice's page token into the link the client pays through.
 pub async fn send(
     db: &PgPool,
     mailer: &Mailer,
     store: &ObjectStore,
     req: &SendEmailInput,
+    hosted_url: impl Fn(&str) -> String,
 ) -> Result<SentEmail, SendError> {
     let org_id: Uuid =
         req.org_id.parse().map_err(|_| RecordError::Permanent("bad org id".into()))?;
@@ -53,7 +55,7 @@ pub async fn send(
     let inv = sqlx::query!(
         r#"SELECT i.number, i.client_name, COALESCE(c.email, i.client_email) AS client_email,
                   i.currency, i.total, i.amount_due AS "amount_due!", i.due_date, i.pdf_key,
-                  o.name AS org_name
+                  i.public_token, o.name AS org_name
            FROM invoices i
            JOIN organizations o ON o.id = i.org_id
            JOIN customers c ON c.id = i.customer_id AND c.org_id = i.org_id
@@ -76,11 +78,16 @@ pub async fn send(
     let (total, due) =
         (format_amount(inv.total, currency), format_amount(inv.amount_due, currency));
     let due_date = inv.due_date.format("%-d %B %Y").to_string();
+    let pay_online = inv
+        .public_token
+        .as_deref()
+        .map(|token| format!("\n\nView and pay it online: {}", hosted_url(token)))
+        .unwrap_or_default();
     let (subject, text) = match req.kind {
         EmailKind::Invoice => (
             format!("Invoice {number} from {} ({total})", inv.org_name),
             format!(
-                "Hello {},\n\nplease find attached invoice {number} for {total}, due on {due_date}.\n\nThank you,\n{}\n",
+                "Hello {},\n\nplease find attached invoice {number} for {total}, due on {due_date}.{pay_online}\n\nThank you,\n{}\n",
                 inv.client_name, inv.org_name
             ),
         ),
@@ -93,7 +100,7 @@ pub async fn send(
             (
                 format!("Reminder: invoice {number} {when}"),
                 format!(
-                    "Hello {},\n\na friendly reminder that invoice {number} {when}; {due} is still open.\n\nIf you have paid already, please ignore this message.\n\n{}\n",
+                    "Hello {},\n\na friendly reminder that invoice {number} {when}; {due} is still open.{pay_online}\n\nIf you have paid already, please ignore this message.\n\n{}\n",
                     inv.client_name, inv.org_name
                 ),
             )
@@ -117,8 +124,12 @@ pub async fn send(
             content,
         });
     }
-    let html =
+    let mut html =
         format!("<p>{}</p>", html_escape(&text).replace("\n\n", "</p><p>").replace('\n', "<br>"));
+    if let Some(token) = inv.public_token.as_deref() {
+        let url = html_escape(&hosted_url(token));
+        html = html.replace(&url, &format!("<a href=\"{url}\">{url}</a>"));
+    }
     let message = Message {
         from: None,
         to: vec![recipient.clone()],

@@ -9,8 +9,8 @@ pub mod records;
 use std::sync::Arc;
 
 use invoice_workflows::invoice::messages::{
-    CreateRecordInput, FinalizeInput, Finalized, InvoiceRecord, InvoiceRef, Projection,
-    RenderedPdf, SendEmailInput, SentEmail, UpdateDraftInput,
+    CheckoutInput, CheckoutSession, CreateRecordInput, FinalizeInput, Finalized, InvoiceRecord,
+    InvoiceRef, Projection, RenderedPdf, SendEmailInput, SentEmail, UpdateDraftInput,
 };
 use sqlx::PgPool;
 use temporalio_macros::activities;
@@ -19,6 +19,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tracing::instrument;
 
 use crate::email::Mailer;
+use crate::payments::Payments;
 use crate::pdf::PdfRenderer;
 use crate::storage::ObjectStore;
 use records::RecordError;
@@ -29,6 +30,7 @@ pub struct InvoiceActivities {
     pub pdf: Arc<PdfRenderer>,
     pub store: ObjectStore,
     pub mailer: Mailer,
+    pub payments: Payments,
 }
 
 impl std::fmt::Debug for InvoiceActivities {
@@ -100,7 +102,9 @@ impl InvoiceActivities {
         let org_id = input.org_id.parse().map_err(|_| permanent("bad org id".into()))?;
         let invoice_id =
             input.invoice_id.parse().map_err(|_| permanent("bad invoice id".into()))?;
-        let doc = document::load(&self.db, org_id, invoice_id).await.map_err(record_error)?;
+        let doc = document::load(&self.db, org_id, invoice_id, |t| self.payments.hosted_url(t))
+            .await
+            .map_err(record_error)?;
         let renderer = self.pdf.clone();
         let bytes = tokio::task::spawn_blocking(move || renderer.render(&doc))
             .await
@@ -128,7 +132,24 @@ impl InvoiceActivities {
         _ctx: ActivityContext,
         input: SendEmailInput,
     ) -> Result<SentEmail, ActivityError> {
-        mail::send(&self.db, &self.mailer, &self.store, &input).await.map_err(|e| {
+        let hosted_url = |t: &str| self.payments.hosted_url(t);
+        mail::send(&self.db, &self.mailer, &self.store, &input, hosted_url).await.map_err(|e| {
+            if e.is_permanent() {
+                permanent(e.to_string())
+            } else {
+                ActivityError::from(anyhow::Error::new(e))
+            }
+        })
+    }
+
+    #[activity(definition = invoice_workflows::invoice::messages::CreateCheckoutSession)]
+    #[instrument(skip_all, fields(invoice.id = %input.invoice_id, key = %input.idempotency_key))]
+    pub async fn create_checkout_session(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: CheckoutInput,
+    ) -> Result<CheckoutSession, ActivityError> {
+        self.payments.create_checkout_session(&self.db, &input).await.map_err(|e| {
             if e.is_permanent() {
                 permanent(e.to_string())
             } else {

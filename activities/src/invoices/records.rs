@@ -295,7 +295,7 @@ pub async fn finalize(db: &PgPool, req: &FinalizeInput) -> Result<Finalized, Rec
     let snapshot = json!({ "name": row.name, "email": row.email, "address": row.address, "taxId": row.tax_id });
     sqlx::query!(
         "UPDATE invoices SET number = $3, issue_date = $4, finalized_at = $5, client_name = $6, client_email = $7,
-                client_snapshot = $8, updated_at = now()
+                client_snapshot = $8, public_token = $9, updated_at = now()
          WHERE org_id = $1 AND id = $2",
         org_id,
         invoice_id,
@@ -304,12 +304,20 @@ pub async fn finalize(db: &PgPool, req: &FinalizeInput) -> Result<Finalized, Rec
         req.at,
         row.name,
         row.email,
-        snapshot
+        snapshot,
+        page_token()
     )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(Finalized { number, issue_date })
+}
+
+/// The hosted page's token: 256 random bits, URL-safe. Unguessable is all it has to be; it is
+/// never derived from the invoice.
+fn page_token() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
 /// Writes the workflow's view of the invoice. A projection older than what the row already
@@ -323,7 +331,9 @@ pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
     let updated = sqlx::query!(
         "UPDATE invoices SET status = $3, amount_paid = $4, attention_reason = $5, next_action = $6,
                 pdf_key = COALESCE($7, pdf_key), sent_at = COALESCE($8, sent_at), paid_at = $9, voided_at = $10,
-                version = $11, updated_at = now()
+                version = $11, updated_at = now(),
+                -- Voiding revokes the hosted page.
+                public_token = CASE WHEN $3 = 'void' THEN NULL ELSE public_token END
          WHERE org_id = $1 AND id = $2 AND version < $11",
         org_id,
         invoice_id,
