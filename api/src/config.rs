@@ -48,6 +48,8 @@ pub struct Config {
 
     #[command(flatten)]
     pub auth: AuthConfig,
+    #[command(flatten)]
+    pub payments: PaymentsConfig,
 
     /// Where the worker stores PDFs: the API hands them out from there.
     #[command(flatten)]
@@ -110,6 +112,33 @@ pub struct AuthConfig {
     /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+}
+
+/// How clients pay: Stripe (when its webhook secret is set) or the built-in test checkout.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PaymentsConfig {
+    /// Signing secret of the Stripe webhook endpoint (`whsec_...`). Without it the provider is
+    /// `local`: the test checkout is served and its events are signed with the local secret.
+    #[arg(long = "stripe-webhook-secret", env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<SecretString>,
+    /// The secret the local test checkout signs its Stripe-format events with.
+    #[arg(
+        long = "local-webhook-secret",
+        env = "LOCAL_WEBHOOK_SECRET",
+        default_value = "whsec_local_test_checkout",
+        hide_env_values = true
+    )]
+    pub local_webhook_secret: SecretString,
+}
+
+impl PaymentsConfig {
+    /// The local test checkout with its default secret.
+    pub fn local() -> Self {
+        Self {
+            stripe_webhook_secret: None,
+            local_webhook_secret: SecretString::from("whsec_local_test_checkout"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

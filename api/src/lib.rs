@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod ops;
 pub mod org;
 pub mod pagination;
+pub mod payments;
 pub mod state;
 pub mod telemetry;
 pub mod temporal;
@@ -59,6 +60,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         temporal: Arc::new(temporal),
         task_queue: config.temporal.task_queue.as_str().into(),
         store: Arc::new(store),
+        payments: Arc::new(payments::PaymentSettings::from_config(&config.payments)),
+        views: Arc::new(payments::ViewThrottle::default()),
     })
 }
 
@@ -69,6 +72,7 @@ pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     routes
         .merge(openapi::docs(openapi))
+        .merge(payments::pages())
         .fallback(|| async { ApiError::NotFound { message: "No such route.".into() } })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit_bytes))

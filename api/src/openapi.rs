@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
-use crate::{auth, customers, health, invoices, ops, org};
+use crate::{auth, customers, health, invoices, ops, org, payments};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,7 @@ use crate::{auth, customers, health, invoices, ops, org};
         (name = "organization", description = "The organisation, its members and API keys"),
         (name = "customers", description = "Customers that invoices are sent to"),
         (name = "invoices", description = "Invoices and their lifecycle"),
+        (name = "payments", description = "Paying invoices: checkout from the hosted page, payment provider webhooks"),
         (name = "ops", description = "Stuck invoices and failed runs, and retrying them"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -50,6 +51,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(customers::router())
         .merge(invoices::router())
         .merge(ops::router())
+        .merge(payments::router())
 }
 
 /// The document as JSON (for `invoice-api openapi` and client generation).

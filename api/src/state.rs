@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use crate::auth::jwt::JwtKeys;
 use crate::config::AuthConfig;
+use crate::payments::{PaymentSettings, ViewThrottle};
 use crate::temporal::TemporalHandle;
 
 #[derive(Clone, FromRef)]
@@ -20,6 +21,10 @@ pub struct AppState {
     pub task_queue: Arc<str>,
     /// Where rendered PDFs are (written by the worker, read here).
     pub store: Arc<ObjectStore>,
+    /// The payment provider's webhook secret; whether the test checkout is served.
+    pub payments: Arc<PaymentSettings>,
+    /// Hosted-page views recently passed on to workflows.
+    pub views: Arc<ViewThrottle>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -63,7 +63,7 @@ async fn workflow_of(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<(Stri
     .ok_or_else(|| ApiError::not_found("Invoice"))
 }
 
-pub(super) async fn update<U>(
+pub(crate) async fn update<U>(
     state: &AppState,
     workflow_id: &str,
     update: U,
@@ -207,6 +207,7 @@ pub(super) async fn record_payment(
         reference: req.reference,
         paid_at: req.paid_at.unwrap_or_else(Utc::now),
         actor: actor(&auth),
+        provider_confirmed: false,
     };
     let outcome = update(
         &state,

@@ -2,10 +2,10 @@
 //! remind, payments, retry) are updates of that workflow; reads come from Postgres, which the
 //! workflow's activities keep current.
 
-mod actions;
+pub(crate) mod actions;
 mod create;
 mod edit;
-mod pdf;
+pub(crate) mod pdf;
 mod read;
 
 use utoipa_axum::router::OpenApiRouter;

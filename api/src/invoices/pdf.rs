@@ -46,8 +46,17 @@ pub(super) async fn download_pdf(
             "The PDF is rendered when the invoice is finalized; it is not there yet.",
         ));
     };
+    serve(&state, key, row.number.as_deref()).await
+}
+
+/// Hands out a stored invoice PDF (also to clients on the hosted page).
+pub(crate) async fn serve(
+    state: &AppState,
+    key: String,
+    number: Option<&str>,
+) -> ApiResult<Response> {
     let key = ObjectKey::parse(key).map_err(anyhow::Error::from)?;
-    let filename = format!("{}.pdf", row.number.as_deref().unwrap_or("invoice"));
+    let filename = format!("{}.pdf", number.unwrap_or("invoice"));
     match state.store.download(&key, LINK_TTL).await.map_err(anyhow::Error::from)? {
         Download::Presigned(link) => Ok(Redirect::temporary(&link.url).into_response()),
         Download::File(path) => {

@@ -69,6 +69,9 @@ pub struct InvoiceView {
     pub has_pdf: bool,
     /// `GET` this for the PDF once it is rendered.
     pub pdf_url: Option<String>,
+    /// The client's page for this invoice (`/i/<token>`, on the API's public address): view,
+    /// download, pay. Set once finalized; gone when voided.
+    pub hosted_path: Option<String>,
     pub workflow_id: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -104,8 +107,8 @@ pub(super) async fn fetch_invoice(
         r#"SELECT id, number, status, customer_id, client_name, client_email, currency, issue_date, due_date,
                   tax_rate::text AS "tax_rate!", discount_rate::text AS "discount_rate!", subtotal, discount_total,
                   tax_total, total, amount_paid, amount_due AS "amount_due!", notes, reference, attention_reason,
-                  next_action, pdf_key, workflow_id, created_at, updated_at, sent_at, paid_at, voided_at,
-                  '' AS "sort_value!"
+                  next_action, pdf_key, public_token, workflow_id, created_at, updated_at, sent_at, paid_at,
+                  voided_at, '' AS "sort_value!"
            FROM invoices WHERE org_id = $1 AND id = $2"#,
         org_id,
         id
@@ -235,6 +238,7 @@ struct ListRow {
     attention_reason: Option<String>,
     next_action: Option<serde_json::Value>,
     pdf_key: Option<String>,
+    public_token: Option<String>,
     workflow_id: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -248,6 +252,7 @@ impl ListRow {
     fn into_view(self) -> InvoiceView {
         InvoiceView {
             pdf_url: self.pdf_key.as_ref().map(|_| format!("/api/invoices/{}/pdf", self.id)),
+            hosted_path: self.public_token.as_ref().map(|t| format!("/i/{t}")),
             id: self.id,
             number: self.number,
             status: self.status,
@@ -332,7 +337,7 @@ pub(super) async fn list_invoices(
         "SELECT i.id, i.number, i.status, i.customer_id, i.client_name, i.client_email, i.currency,
                 i.issue_date, i.due_date, i.tax_rate::text AS tax_rate, i.discount_rate::text AS discount_rate,
                 i.subtotal, i.discount_total, i.tax_total, i.total, i.amount_paid, i.amount_due, i.notes,
-                i.reference, i.attention_reason, i.next_action, i.pdf_key, i.workflow_id, i.created_at,
+                i.reference, i.attention_reason, i.next_action, i.pdf_key, i.public_token, i.workflow_id, i.created_at,
                 i.updated_at, i.sent_at, i.paid_at, i.voided_at, ({expr})::text AS sort_value
          FROM invoices i WHERE i.org_id = "
     ));

@@ -1,0 +1,73 @@
+//! Payments and the public side of invoices: the hosted invoice page (`/i/<token>`), the
+//! checkout it starts (Stripe Checkout, or the built-in test checkout), and the webhook that
+//! brings the provider's payment events to the invoice's workflow.
+
+pub mod device;
+mod hosted;
+mod page;
+pub mod signature;
+mod test_checkout;
+mod webhook;
+
+use axum::Router;
+use axum::routing::{get, post};
+use secrecy::SecretString;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use hosted::{CheckoutStarted, ViewThrottle};
+pub use webhook::WebhookAck;
+
+use crate::config::PaymentsConfig;
+use crate::state::AppState;
+
+/// Which provider's events the webhook accepts, and with which secret.
+#[derive(Debug)]
+pub struct PaymentSettings {
+    pub webhook_secret: SecretString,
+    stripe: bool,
+}
+
+impl PaymentSettings {
+    pub fn from_config(config: &PaymentsConfig) -> Self {
+        use secrecy::ExposeSecret as _;
+        match config.stripe_webhook_secret.as_ref().filter(|s| !s.expose_secret().is_empty()) {
+            Some(secret) => PaymentSettings { webhook_secret: secret.clone(), stripe: true },
+            None => PaymentSettings {
+                webhook_secret: config.local_webhook_secret.clone(),
+                stripe: false,
+            },
+        }
+    }
+
+    /// `stripe` or `local`.
+    pub fn provider(&self) -> &'static str {
+        if self.stripe { "stripe" } else { "local" }
+    }
+
+    /// Who payment events are recorded as on the timeline.
+    pub fn actor(&self) -> &'static str {
+        if self.stripe { "stripe" } else { "test_checkout" }
+    }
+
+    /// The built-in test checkout is served.
+    pub fn is_local(&self) -> bool {
+        !self.stripe
+    }
+}
+
+/// The documented JSON endpoints.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(webhook::stripe_webhook))
+        .routes(routes!(hosted::start_checkout))
+}
+
+/// The public HTML pages (not part of the JSON API).
+pub fn pages() -> Router<AppState> {
+    Router::new()
+        .route("/i/{token}", get(hosted::show))
+        .route("/i/{token}/pdf", get(hosted::pdf))
+        .route("/i/{token}/pay", post(hosted::pay))
+        .route("/i/{token}/test-checkout", get(test_checkout::show).post(test_checkout::complete))
+}

@@ -1,0 +1,336 @@
+//! `POST /api/webhooks/stripe`: payment events from Stripe (or, in Stripe's format, from the
+//! local test checkout). Each is verified, stored once by its event id, and handed to the
+//! invoice's workflow as an update; the workflow does the work. A replay answers 200 and
+//! changes nothing; an event this platform does not act on is acknowledged and ignored.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use chrono::{TimeZone, Utc};
+use invoice_workflows::InvoiceWorkflow;
+use invoice_workflows::invoice::messages::{PaymentFailure, PaymentRequest, RefundRequest};
+use secrecy::ExposeSecret as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use temporalio_client::WorkflowExecuteUpdateOptions;
+use temporalio_client::errors::WorkflowUpdateError;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::signature::{self, SignatureError};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::Json;
+use crate::state::AppState;
+
+/// What the endpoint answers to an event it accepted.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookAck {
+    pub received: bool,
+    /// The event had been processed before; nothing changed.
+    pub duplicate: bool,
+    /// `applied`, `ignored: <why>` or `refused: <the workflow's reason>`.
+    pub outcome: String,
+}
+
+/// The envelope of every Stripe event (the object inside depends on `type`).
+#[derive(Debug, Deserialize)]
+struct Event {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    created: i64,
+    data: EventData,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventData {
+    object: Value,
+}
+
+/// Receives a Stripe webhook delivery.
+#[utoipa::path(post, path = "/api/webhooks/stripe", tag = "payments",
+    request_body(content = Object, description = "A Stripe event, signed in the `Stripe-Signature` header"),
+    params(("Stripe-Signature" = String, Header, description = "t=<unix time>,v1=<HMAC-SHA256>")),
+    responses((status = 200, body = WebhookAck), (status = 400, body = ErrorBody, description = "Unsigned, stale, tampered with or not an event"),
+        (status = 503, body = ErrorBody, description = "The workflow service did not answer; Stripe retries")))]
+pub(super) async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<WebhookAck>> {
+    let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    receive(&state, header, &body).await.map(Json)
+}
+
+/// Verifies and processes one delivery: the path every payment event takes, the test
+/// checkout's included.
+pub(super) async fn receive(
+    state: &AppState,
+    signature_header: Option<&str>,
+    body: &[u8],
+) -> ApiResult<WebhookAck> {
+    let secret = state.payments.webhook_secret.expose_secret();
+    signature::verify(signature_header, body, secret, Utc::now().timestamp()).map_err(|e| {
+        let code = match e {
+            SignatureError::Missing => "signature_missing",
+            SignatureError::Stale => "signature_expired",
+            SignatureError::Malformed | SignatureError::Mismatch => "signature_invalid",
+        };
+        ApiError::bad_request(code, format!("Webhook refused: {e}."))
+    })?;
+    let event: Event = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("invalid_event", format!("Not a Stripe event: {e}.")))?;
+    // Stored once; a delivery that failed half-way (no `processed_at`) is processed again.
+    let fresh = sqlx::query!(
+        "INSERT INTO payment_provider_events (id, provider, type) VALUES ($1, $2, $3)
+         ON CONFLICT (id) DO NOTHING",
+        event.id,
+        state.payments.provider(),
+        event.kind
+    )
+    .execute(&state.db)
+    .await?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        let done = sqlx::query!(
+            "SELECT outcome FROM payment_provider_events WHERE id = $1 AND processed_at IS NOT NULL",
+            event.id
+        )
+        .fetch_optional(&state.db)
+        .await?;
+        if let Some(done) = done {
+            return Ok(WebhookAck {
+                received: true,
+                duplicate: true,
+                outcome: done.outcome.unwrap_or_default(),
+            });
+        }
+    }
+    let (invoice, outcome) = apply(state, &event).await?;
+    match &invoice {
+        Some(inv) => {
+            tracing::info!(event.id = %event.id, event.kind = %event.kind, invoice.id = %inv.id, %outcome, "payment event")
+        }
+        None => {
+            tracing::warn!(event.id = %event.id, event.kind = %event.kind, %outcome, "payment event not applied")
+        }
+    }
+    sqlx::query!(
+        "UPDATE payment_provider_events SET processed_at = now(), outcome = $2, org_id = $3, invoice_id = $4
+         WHERE id = $1",
+        event.id,
+        outcome,
+        invoice.as_ref().map(|i| i.org_id),
+        invoice.as_ref().map(|i| i.id)
+    )
+    .execute(&state.db)
+    .await?;
+    Ok(WebhookAck { received: true, duplicate: false, outcome })
+}
+
+struct Invoice {
+    id: Uuid,
+    org_id: Uuid,
+    workflow_id: String,
+}
+
+/// Hands the event to its invoice's workflow. Errors only when it is worth a retry by Stripe.
+async fn apply(state: &AppState, event: &Event) -> ApiResult<(Option<Invoice>, String)> {
+    let object = &event.data.object;
+    let at = Utc.timestamp_opt(event.created, 0).single().unwrap_or_else(Utc::now);
+    let actor = state.payments.actor().to_owned();
+    let ignored = |why: &str| -> ApiResult<(Option<Invoice>, String)> {
+        Ok((None, format!("ignored: {why}")))
+    };
+    match event.kind.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            // A completed session whose payment is still on its way (a bank debit) is paid by
+            // its `async_payment_succeeded` event.
+            if object["payment_status"].as_str() != Some("paid") {
+                return ignored("the payment is not settled yet");
+            }
+            let Some(invoice) = invoice_of(state, object).await? else {
+                return ignored("no such invoice in that organisation");
+            };
+            let Some(amount) = object["amount_total"].as_i64() else {
+                return Err(ApiError::bad_request(
+                    "invalid_event",
+                    "The session has no amount_total.",
+                ));
+            };
+            let payment = PaymentRequest {
+                event_id: event.id.clone(),
+                amount,
+                currency: object["currency"].as_str().unwrap_or_default().to_uppercase(),
+                method: channel(object, event.kind.ends_with("async_payment_succeeded")).into(),
+                reference: reference(object),
+                paid_at: at,
+                actor,
+                provider_confirmed: true,
+            };
+            let result =
+                update(state, &invoice, InvoiceWorkflow::record_payment, payment, &event.id).await;
+            Ok((Some(invoice), outcome(result)?))
+        }
+        "checkout.session.async_payment_failed" => {
+            let Some(invoice) = invoice_of(state, object).await? else {
+                return ignored("no such invoice in that organisation");
+            };
+            let failure = PaymentFailure {
+                event_id: event.id.clone(),
+                amount: object["amount_total"].as_i64().unwrap_or_default(),
+                reference: reference(object),
+                reason: Some("the payment failed at the payment provider".into()),
+                actor,
+            };
+            let result = update(
+                state,
+                &invoice,
+                InvoiceWorkflow::record_payment_failure,
+                failure,
+                &event.id,
+            )
+            .await;
+            Ok((Some(invoice), outcome(result)?))
+        }
+        "charge.refunded" => {
+            let Some(payment_intent) = object["payment_intent"].as_str().map(str::to_owned) else {
+                return ignored("the charge has no payment intent");
+            };
+            let invoice = match invoice_of(state, object).await? {
+                Some(invoice) => Some(invoice),
+                // Charges do not always carry the session's metadata: find the payment.
+                None => invoice_of_payment(state, &payment_intent).await?,
+            };
+            let Some(invoice) = invoice else {
+                return ignored("no payment of this platform has that payment intent");
+            };
+            let refund = RefundRequest {
+                event_id: event.id.clone(),
+                payment_reference: payment_intent,
+                total_refunded: object["amount_refunded"].as_i64().unwrap_or_default(),
+                currency: object["currency"].as_str().unwrap_or_default().to_uppercase(),
+                method: method_of_charge(object).into(),
+                refunded_at: at,
+                actor,
+            };
+            let result =
+                update(state, &invoice, InvoiceWorkflow::record_refund, refund, &event.id).await;
+            Ok((Some(invoice), outcome(result)?))
+        }
+        _ => ignored("event type not handled"),
+    }
+}
+
+/// The invoice named by the object's metadata, if it belongs to the organisation named there.
+async fn invoice_of(state: &AppState, object: &Value) -> ApiResult<Option<Invoice>> {
+    let id = |key: &str| object["metadata"][key].as_str().and_then(|v| v.parse::<Uuid>().ok());
+    let (Some(org_id), Some(invoice_id)) = (id("org_id"), id("invoice_id")) else {
+        return Ok(None);
+    };
+    Ok(sqlx::query_as!(
+        Invoice,
+        "SELECT id, org_id, workflow_id FROM invoices WHERE org_id = $1 AND id = $2",
+        org_id,
+        invoice_id
+    )
+    .fetch_optional(&state.db)
+    .await?)
+}
+
+async fn invoice_of_payment(state: &AppState, reference: &str) -> ApiResult<Option<Invoice>> {
+    Ok(sqlx::query_as!(
+        Invoice,
+        "SELECT i.id, i.org_id, i.workflow_id FROM payments p JOIN invoices i ON i.id = p.invoice_id
+         WHERE p.reference = $1 AND p.amount > 0 LIMIT 1",
+        reference
+    )
+    .fetch_optional(&state.db)
+    .await?)
+}
+
+/// The payment's reference: Stripe's payment intent, else the session itself.
+fn reference(session: &Value) -> Option<String> {
+    session["payment_intent"].as_str().or_else(|| session["id"].as_str()).map(str::to_owned)
+}
+
+/// The dashboard's payment channel. A session only lists the methods it offered; with one
+/// offered that is the channel, otherwise payments settled later are bank payments and
+/// immediate ones cards.
+fn channel(session: &Value, settled_later: bool) -> &'static str {
+    let offered: Vec<&str> = session["payment_method_types"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    match offered.as_slice() {
+        [only] => method_name(only),
+        _ if settled_later => "bank_transfer",
+        _ => "card",
+    }
+}
+
+fn method_of_charge(charge: &Value) -> &'static str {
+    charge["payment_method_details"]["type"].as_str().map_or("card", method_name)
+}
+
+fn method_name(stripe_type: &str) -> &'static str {
+    match stripe_type {
+        "card" | "card_present" => "card",
+        "link" | "paypal" | "amazon_pay" | "revolut_pay" | "cashapp" | "wechat_pay" | "alipay"
+        | "mobilepay" | "samsung_pay" | "kakao_pay" | "naver_pay" => "wallet",
+        t if t.ends_with("_debit") || t.ends_with("bank_account") || t.contains("transfer") => {
+            "bank_transfer"
+        }
+        "ideal" | "bancontact" | "sofort" | "eps" | "giropay" | "p24" | "blik" | "twint" => {
+            "bank_transfer"
+        }
+        _ => "other",
+    }
+}
+
+async fn update<U>(
+    state: &AppState,
+    invoice: &Invoice,
+    update: U,
+    input: U::Input,
+    event_id: &str,
+) -> Result<U::Output, WorkflowUpdateError>
+where
+    U: temporalio_common::UpdateDefinition<
+            Workflow = <InvoiceWorkflow as temporalio_common::HasWorkflowDefinition>::Run,
+        >,
+    U::Input: Send,
+    U::Output: 'static,
+{
+    let client = match state.temporal.client().await {
+        Ok(client) => client,
+        Err(e) => return Err(WorkflowUpdateError::Other(e.to_string().into())),
+    };
+    let handle = client.get_workflow_handle::<InvoiceWorkflow>(&invoice.workflow_id);
+    // The event id is the update id: a delivery racing its own retry is applied once.
+    let options = WorkflowExecuteUpdateOptions::builder().update_id(event_id.to_owned()).build();
+    handle.execute_update(update, input, options).await
+}
+
+/// What became of the update; an unreachable workflow service is an error so Stripe retries.
+fn outcome<T>(result: Result<T, WorkflowUpdateError>) -> ApiResult<String> {
+    match result {
+        Ok(_) => Ok("applied".into()),
+        Err(WorkflowUpdateError::Failed(failure)) => Ok(format!("refused: {}", failure.message)),
+        // Money that arrives after the run ended (voided, or paid long ago) needs a person.
+        Err(WorkflowUpdateError::NotFound(_)) => {
+            tracing::error!("a payment event arrived for an invoice whose workflow has finished");
+            Ok("ignored: the invoice's workflow has finished; check the payment by hand".into())
+        }
+        Err(other) => {
+            tracing::warn!(error = %other, "payment event not delivered to its workflow");
+            Err(ApiError::Unavailable {
+                code: "workflow_service_unavailable",
+                message: "The workflow service did not answer; the event will be retried.".into(),
+                details: None,
+            })
+        }
+    }
+}
