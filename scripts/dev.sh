@@ -12,6 +12,8 @@ set +a
 
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/invoices}"
 export API_ADDR="${API_ADDR:-127.0.0.1:8080}"
+# The links in invoices and emails lead clients to this API's hosted invoice pages.
+export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://$API_ADDR}"
 export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 export TEMPORAL_TASK_QUEUE="${TEMPORAL_TASK_QUEUE:-invoices}"
 temporal_port="${TEMPORAL_PORT:-7233}"
@@ -86,6 +88,7 @@ cat <<MSG
     API docs       http://$API_ADDR/api-docs
     Temporal UI    http://127.0.0.1:$temporal_ui_port/namespaces/$TEMPORAL_NAMESPACE/workflows
     Mail inbox     http://127.0.0.1:$mail_ui_port          (every email the platform sends)
+    Invoice pages  $PUBLIC_BASE_URL/i/<token>   (linked from each email; Pay opens the TEST MODE checkout)
     PDFs           .data/objects/
     Temporal gRPC  $TEMPORAL_ADDRESS (namespace $TEMPORAL_NAMESPACE, task queue $TEMPORAL_TASK_QUEUE)
     Postgres       $DATABASE_URL

@@ -44,9 +44,7 @@ fn upcoming(client_email: &str) -> Value {
 }
 
 async fn create(stack: &Stack, user: &User, body: Value) -> Value {
-    let r = stack.app.post("/api/invoices", &user.access_token, body).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:#}", r.body);
-    r.body
+    stack.create_invoice(user, body).await
 }
 
 fn id(v: &Value) -> String {

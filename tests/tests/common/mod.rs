@@ -3,12 +3,13 @@
 
 #![allow(dead_code)]
 
+pub mod fake_stripe;
 pub mod stack;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use invoice_api::config::{AuthConfig, Config, LogFormat, TemporalConfig};
+use invoice_api::config::{AuthConfig, Config, LogFormat, PaymentsConfig, TemporalConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -82,6 +83,7 @@ impl TestApp {
                 task_queue: format!("test-{}", uuid::Uuid::new_v4()),
             },
             auth: AuthConfig::for_tests(JWT_SECRET),
+            payments: PaymentsConfig::local(),
             storage: invoice_storage::StorageArgs::local(
                 std::env::temp_dir().join("invoice-tests-objects"),
             ),

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{TestApp, User};
+use invoice_api::config::Config;
 
 pub fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -56,6 +57,15 @@ pub struct Stack {
 impl Stack {
     /// Serves the API, creates the bucket and the verified sender in moto, and starts a worker.
     pub async fn start(db: PgPool) -> Stack {
+        Self::start_with(db, |_| {}, &[]).await
+    }
+
+    /// `start`, with the API's config adjusted and more variables for the worker.
+    pub async fn start_with(
+        db: PgPool,
+        adjust: impl FnOnce(&mut Config),
+        worker_env: &[(&str, String)],
+    ) -> Stack {
         let moto = required_env("MOTO_ENDPOINT");
         let region = required_env("AWS_REGION");
         let bucket = format!("invoices-{}", Uuid::new_v4());
@@ -84,7 +94,11 @@ impl Stack {
         ses.create_email_identity().email_identity(&sender).send().await.expect("SES identity");
 
         let db_url = database_url(&db);
-        let app = TestApp::spawn_with(db, |c| c.storage = storage).await;
+        let app = TestApp::spawn_with(db, |c| {
+            c.storage = storage;
+            adjust(c);
+        })
+        .await;
         let worker_env = [
             ("TEMPORAL_ADDRESS", super::temporal_address()),
             ("TEMPORAL_TASK_QUEUE", app.task_queue.clone()),
@@ -98,8 +112,11 @@ impl Stack {
             ("SES_ENDPOINT_URL", moto),
             ("EMAIL_FROM", format!("Seller Billing <{sender}>")),
             ("LOG_FORMAT", "json".into()),
+            // Hosted-page links and checkout URLs lead to this test's API.
+            ("PUBLIC_BASE_URL", app.url("")),
         ]
         .into_iter()
+        .chain(worker_env.iter().cloned())
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("worker-logs");
@@ -172,6 +189,20 @@ impl Stack {
         self.wait_for(user, id, Duration::from_secs(90), status, |v| v["status"] == status).await
     }
 
+    /// Creates an invoice through the API (201 expected).
+    pub async fn create_invoice(&self, user: &User, body: Value) -> Value {
+        let r = self.app.post("/api/invoices", &user.access_token, body).await;
+        assert_eq!(r.status, 201, "{:#}", r.body);
+        r.body
+    }
+
+    /// The invoice's timeline, oldest first.
+    pub async fn timeline(&self, user: &User, id: &str) -> Vec<Value> {
+        let r = self.app.get(&format!("/api/invoices/{id}/timeline"), &user.access_token).await;
+        assert_eq!(r.status, 200, "{:#}", r.body);
+        r.body.as_array().unwrap().clone()
+    }
+
     /// Raw SES messages moto recorded from this stack's sender.
     pub async fn sent_emails(&self) -> Vec<Value> {
         let url = format!("{}/moto-api/data.json", required_env("MOTO_ENDPOINT"));
@@ -183,6 +214,26 @@ impl Stack {
             .into_iter()
             .filter(|m| m["source"].as_str() == Some(self.sender.as_str()))
             .collect()
+    }
+
+    /// The readable text of every email sent (MIME parts decoded from quoted-printable or
+    /// base64), one string per email.
+    pub async fn sent_email_texts(&self) -> Vec<String> {
+        use base64::Engine as _;
+        let mut texts = Vec::new();
+        for email in self.sent_emails().await {
+            let raw = email["raw_data"].as_str().unwrap_or_default().replace("\r\n", "\n");
+            let mut text = raw.replace("=\n", "").replace("=3D", "=");
+            for block in raw.split("\n\n") {
+                let joined: String = block.lines().map(str::trim).collect();
+                if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(joined.trim()) {
+                    text.push('\n');
+                    text.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            }
+            texts.push(text);
+        }
+        texts
     }
 
     /// Keys of the objects in this stack's bucket.
