@@ -4,6 +4,15 @@
 -- worker, cleared when the invoice is voided (a revoked link answers 404 like a random one).
 ALTER TABLE invoices ADD COLUMN public_token text UNIQUE;
 
+-- Invoices finalized before this migration get their link too (two random UUIDs: 244 random
+-- bits, in the same 43-character URL-safe form the worker writes). Their PDFs, already
+-- rendered, do not show it; emails sent from now on do.
+UPDATE invoices
+SET public_token = translate(rtrim(encode(decode(
+        replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', ''),
+        'hex'), 'base64'), '='), '+/', '-_')
+WHERE number IS NOT NULL AND status <> 'void';
+
 -- Payment provider events (Stripe, or the local test checkout in Stripe's format), stored once
 -- each by the API's webhook handler, the only writer of this table. `processed_at` stays NULL
 -- until the event has reached the invoice's workflow, so a delivery that failed half-way is
