@@ -23,6 +23,9 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Fill the demo organisation with deterministic invoices, payments and page views (for the
+    /// dashboard), creating it and its owner if missing. Running it again changes nothing.
+    DemoData(crate::demo::DemoArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -50,6 +53,8 @@ pub struct Config {
     pub auth: AuthConfig,
     #[command(flatten)]
     pub payments: PaymentsConfig,
+    #[command(flatten)]
+    pub web: WebConfig,
 
     /// Where the worker stores PDFs: the API hands them out from there.
     #[command(flatten)]
@@ -139,6 +144,18 @@ impl PaymentsConfig {
             local_webhook_secret: SecretString::from("whsec_local_test_checkout"),
         }
     }
+}
+
+/// The web app the API serves, and the links it shows.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WebConfig {
+    /// Directory of the built web app (`frontend/dist`), served at `/` with every unknown path
+    /// that is not under `/api` answered by its `index.html`. Unset: no web app is served.
+    #[arg(long = "web-dist", env = "WEB_DIST")]
+    pub dist: Option<std::path::PathBuf>,
+    /// Base URL of the Temporal UI (e.g. `http://127.0.0.1:8233`), for "open in Temporal UI".
+    #[arg(long = "temporal-ui-url", env = "TEMPORAL_UI_URL")]
+    pub temporal_ui_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

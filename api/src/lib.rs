@@ -2,13 +2,16 @@
 //! Temporal (workflow starts, signals, updates). `router(state)` is public so that tests mount
 //! exactly what production serves.
 
+pub mod analytics;
 pub mod auth;
 pub mod config;
 pub mod customers;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod invoices;
+pub mod live;
 pub mod openapi;
 pub mod ops;
 pub mod org;
@@ -17,6 +20,7 @@ pub mod payments;
 pub mod state;
 pub mod telemetry;
 pub mod temporal;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +66,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         store: Arc::new(store),
         payments: Arc::new(payments::PaymentSettings::from_config(&config.payments)),
         views: Arc::new(payments::ViewThrottle::default()),
+        live: Arc::new(live::LiveHub::default()),
+        web: Arc::new(config.web.clone()),
     })
 }
 
@@ -73,7 +79,7 @@ pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
     routes
         .merge(openapi::docs(openapi))
         .merge(payments::pages())
-        .fallback(|| async { ApiError::NotFound { message: "No such route.".into() } })
+        .fallback(web::fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit_bytes))
         .layer(

@@ -1,4 +1,5 @@
-//! `invoice-api`: serves the HTTP API, or applies migrations, or prints the OpenAPI document.
+//! `invoice-api`: serves the HTTP API (and the built web app), or applies migrations, prints the
+//! OpenAPI document, or fills the demo organisation.
 
 use anyhow::Context;
 use clap::Parser;
@@ -13,12 +14,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             invoice_api::migrate(&config.database_url).await.context("migrate the database")
         }
+        Command::DemoData(args) => invoice_api::demo::run(&config, &args).await,
         Command::Openapi => {
             println!("{}", invoice_api::openapi::document().to_pretty_json()?);
             Ok(())
         }
         Command::Serve => {
             let state = invoice_api::build_state(&config).await?;
+            let live = state.live.clone();
             let app = invoice_api::router(state, config.body_limit_bytes);
             let listener = tokio::net::TcpListener::bind(config.addr)
                 .await
@@ -28,7 +31,10 @@ async fn main() -> anyhow::Result<()> {
                 listener,
                 app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
             )
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                live.close_all();
+            })
             .await?;
             tracing::info!("API stopped");
             Ok(())

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
-use crate::{auth, customers, health, invoices, ops, org, payments};
+use crate::{analytics, auth, customers, health, invoices, live, ops, org, payments, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,7 @@ use crate::{auth, customers, health, invoices, ops, org, payments};
         (name = "customers", description = "Customers that invoices are sent to"),
         (name = "invoices", description = "Invoices and their lifecycle"),
         (name = "payments", description = "Paying invoices: checkout from the hosted page, payment provider webhooks"),
+        (name = "analytics", description = "The dashboard's figures, aggregated in SQL"),
         (name = "ops", description = "Stuck invoices and failed runs, and retrying them"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -52,6 +53,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(invoices::router())
         .merge(ops::router())
         .merge(payments::router())
+        .merge(live::router())
+        .merge(analytics::router())
+        .merge(web::router())
 }
 
 /// The document as JSON (for `invoice-api openapi` and client generation).

@@ -7,7 +7,8 @@ use invoice_storage::ObjectStore;
 use sqlx::PgPool;
 
 use crate::auth::jwt::JwtKeys;
-use crate::config::AuthConfig;
+use crate::config::{AuthConfig, WebConfig};
+use crate::live::LiveHub;
 use crate::payments::{PaymentSettings, ViewThrottle};
 use crate::temporal::TemporalHandle;
 
@@ -25,6 +26,10 @@ pub struct AppState {
     pub payments: Arc<PaymentSettings>,
     /// Hosted-page views recently passed on to workflows.
     pub views: Arc<ViewThrottle>,
+    /// Invoice changes announced by Postgres, fanned out to WebSocket clients.
+    pub live: Arc<LiveHub>,
+    /// The built web app and the links it shows.
+    pub web: Arc<WebConfig>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -112,3 +112,17 @@ fn api_never_depends_on_activities_or_worker() {
         );
     }
 }
+
+/// The web app's API types are generated from `frontend/openapi.json`; it must be the document
+/// the API serves, or the app is type-checked against a contract that no longer exists.
+#[test]
+fn the_web_apps_copy_of_the_openapi_document_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../frontend/openapi.json");
+    let committed = std::fs::read_to_string(path).expect("frontend/openapi.json");
+    let current = invoice_api::openapi::document().to_pretty_json().unwrap();
+    assert!(
+        committed.trim_end() == current.trim_end(),
+        "frontend/openapi.json is stale: run `target/debug/invoice-api openapi > frontend/openapi.json` \
+         and `npm run gen:api` in frontend/"
+    );
+}

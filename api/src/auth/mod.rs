@@ -120,35 +120,38 @@ impl FromRequestParts<AppState> for Auth {
                     "The Authorization header must be `Bearer <token>`.",
                 )
             })?;
-        if token.starts_with(API_KEY_PREFIX) {
-            return authenticate_api_key(state, token).await;
-        }
-        let claims = state.jwt.verify(token).map_err(|err| match err {
-            JwtError::Expired => {
-                ApiError::unauthorized("token_expired", "The access token has expired; refresh it.")
-            }
-            other => {
-                tracing::debug!(error = %other, "access token refused");
-                ApiError::unauthorized("invalid_token", "The access token is not valid.")
-            }
-        })?;
-        // The role is read on every request, so a demotion or removal takes effect at once.
-        let role = sqlx::query_scalar!(
-            "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",
-            claims.org,
-            claims.sub
-        )
-        .fetch_optional(&state.db)
-        .await?
-        .and_then(|r| Role::parse(&r))
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "invalid_token",
-                "You are no longer a member of this organisation.",
-            )
-        })?;
-        Ok(Auth { principal: Principal::User(claims.sub), org_id: claims.org, role })
+        authenticate(state, token).await
     }
+}
+
+/// The caller behind a bearer token (an access token or an API key), with the role read now.
+/// Also used where the token cannot travel in a header (the WebSocket takes it as a query).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Auth, ApiError> {
+    if token.starts_with(API_KEY_PREFIX) {
+        return authenticate_api_key(state, token).await;
+    }
+    let claims = state.jwt.verify(token).map_err(|err| match err {
+        JwtError::Expired => {
+            ApiError::unauthorized("token_expired", "The access token has expired; refresh it.")
+        }
+        other => {
+            tracing::debug!(error = %other, "access token refused");
+            ApiError::unauthorized("invalid_token", "The access token is not valid.")
+        }
+    })?;
+    // The role is read on every request, so a demotion or removal takes effect at once.
+    let role = sqlx::query_scalar!(
+        "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",
+        claims.org,
+        claims.sub
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .and_then(|r| Role::parse(&r))
+    .ok_or_else(|| {
+        ApiError::unauthorized("invalid_token", "You are no longer a member of this organisation.")
+    })?;
+    Ok(Auth { principal: Principal::User(claims.sub), org_id: claims.org, role })
 }
 
 async fn authenticate_api_key(state: &AppState, key: &str) -> Result<Auth, ApiError> {

@@ -222,9 +222,21 @@ pub(super) async fn create_invoice(
     headers: HeaderMap,
     Json(req): Json<CreateInvoice>,
 ) -> ApiResult<(StatusCode, Json<InvoiceView>)> {
-    auth.require(Role::Accountant)?;
-    let content = validate(&req)?;
     let idempotency_key = idempotency_key(&headers)?;
+    let (status, invoice) = start_invoice(&state, &auth, &req, idempotency_key).await?;
+    Ok((status, Json(invoice)))
+}
+
+/// Validates a new invoice, starts its workflow and waits for the row the workflow's first step
+/// writes: 201, or 200 with the invoice an earlier request with the same key created.
+pub(crate) async fn start_invoice(
+    state: &AppState,
+    auth: &Auth,
+    req: &CreateInvoice,
+    idempotency_key: Option<String>,
+) -> ApiResult<(StatusCode, InvoiceView)> {
+    auth.require(Role::Accountant)?;
+    let content = validate(req)?;
     // A retried request with the same key names the same invoice, and so the same workflow id:
     // Temporal refuses the second start and the first invoice is answered again.
     let invoice_id = match &idempotency_key {
@@ -232,18 +244,18 @@ pub(super) async fn create_invoice(
         None => Uuid::now_v7(),
     };
     if idempotency_key.is_some()
-        && let Some(existing) = fetch_invoice(&state, auth.org_id, invoice_id).await?
+        && let Some(existing) = fetch_invoice(state, auth.org_id, invoice_id).await?
     {
-        return Ok((StatusCode::OK, Json(existing)));
+        return Ok((StatusCode::OK, existing));
     }
-    let customer_id = resolve_customer(&state, &auth, &req).await?;
+    let customer_id = resolve_customer(state, auth, req).await?;
     let input = InvoiceWorkflowInput {
         org_id: auth.org_id.to_string(),
         invoice_id: invoice_id.to_string(),
         customer_id: customer_id.to_string(),
         draft: req.draft,
         content,
-        actor: actor(&auth),
+        actor: actor(auth),
     };
     let workflow_id = invoice_workflows::invoice_workflow_id(&input.org_id, &input.invoice_id);
     let client = state.temporal.client().await.map_err(unavailable)?;
@@ -267,8 +279,8 @@ pub(super) async fn create_invoice(
     // The workflow's first step writes the row; it is usually there within milliseconds.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        if let Some(invoice) = fetch_invoice(&state, auth.org_id, invoice_id).await? {
-            return Ok((StatusCode::CREATED, Json(invoice)));
+        if let Some(invoice) = fetch_invoice(state, auth.org_id, invoice_id).await? {
+            return Ok((StatusCode::CREATED, invoice));
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(ApiError::Unavailable {

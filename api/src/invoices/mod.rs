@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
+pub(crate) use create::start_invoice;
 pub(crate) use create::{actor, unavailable};
 pub use read::InvoiceView;
 

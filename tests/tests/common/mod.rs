@@ -9,7 +9,9 @@ pub mod stack;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use invoice_api::config::{AuthConfig, Config, LogFormat, PaymentsConfig, TemporalConfig};
+use invoice_api::config::{
+    AuthConfig, Config, LogFormat, PaymentsConfig, TemporalConfig, WebConfig,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -22,6 +24,29 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub fn temporal_address() -> String {
     std::env::var("TEMPORAL_ADDRESS")
         .expect("TEMPORAL_ADDRESS is not set: run the tests with `make test`, which starts a Temporal dev server")
+}
+
+/// The API's configuration in tests: the Temporal server `make test` started, a fresh task
+/// queue, local storage, the local payment provider.
+pub fn test_config() -> Config {
+    Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: String::new(),
+        database_max_connections: 5,
+        temporal: TemporalConfig {
+            address: temporal_address(),
+            namespace: "default".into(),
+            task_queue: format!("test-{}", uuid::Uuid::new_v4()),
+        },
+        auth: AuthConfig::for_tests(JWT_SECRET),
+        payments: PaymentsConfig::local(),
+        web: WebConfig::default(),
+        storage: invoice_storage::StorageArgs::local(
+            std::env::temp_dir().join("invoice-tests-objects"),
+        ),
+        body_limit_bytes: BODY_LIMIT,
+        log_format: LogFormat::Pretty,
+    }
 }
 
 pub struct TestApp {
@@ -73,23 +98,7 @@ impl TestApp {
 
     /// Serves the real router with a configuration the test may adjust.
     pub async fn spawn_with(db: PgPool, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let mut config = Config {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            database_url: String::new(),
-            database_max_connections: 5,
-            temporal: TemporalConfig {
-                address: temporal_address(),
-                namespace: "default".into(),
-                task_queue: format!("test-{}", uuid::Uuid::new_v4()),
-            },
-            auth: AuthConfig::for_tests(JWT_SECRET),
-            payments: PaymentsConfig::local(),
-            storage: invoice_storage::StorageArgs::local(
-                std::env::temp_dir().join("invoice-tests-objects"),
-            ),
-            body_limit_bytes: BODY_LIMIT,
-            log_format: LogFormat::Pretty,
-        };
+        let mut config = test_config();
         adjust(&mut config);
         let mut state = invoice_api::build_state(&Config {
             database_url: "postgres://unused@127.0.0.1/unused".into(),
