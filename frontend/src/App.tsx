@@ -1,0 +1,57 @@
+// Routes: the public sign-up and login, and the signed-in app inside the layout.
+import { useEffect, type ReactNode } from "react";
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
+import { Analytics } from "./analytics/Analytics";
+import { AuthProvider, useAuth } from "./auth/AuthContext";
+import { LoginPage, SignupPage } from "./auth/AuthPages";
+import { Layout } from "./components/Layout";
+import { Loading } from "./components/ui";
+import { CustomerDetail, CustomerList } from "./customers/Customers";
+import { InvoiceDetail } from "./invoices/InvoiceDetail";
+import { InvoiceForm } from "./invoices/InvoiceForm";
+import { InvoiceList } from "./invoices/InvoiceList";
+import { connectLive, disconnectLive } from "./live/live";
+import { Ops } from "./ops/Ops";
+import { Settings } from "./settings/Settings";
+
+function RequireAuth({ children }: { children: ReactNode }) {
+  const { me, loading } = useAuth();
+  const location = useLocation();
+  useEffect(() => {
+    if (me) connectLive();
+    else if (!loading) disconnectLive();
+  }, [me, loading]);
+  if (loading) return <Loading />;
+  if (!me) return <Navigate to="/login" state={{ from: location }} replace />;
+  return <>{children}</>;
+}
+
+function NotFound() {
+  return <p>There is nothing here. <a href="/invoices">Back to invoices</a></p>;
+}
+
+export function App() {
+  return (
+    <AuthProvider>
+      <BrowserRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+        <Routes>
+          <Route path="/login" element={<LoginPage />} />
+          <Route path="/signup" element={<SignupPage />} />
+          <Route element={<RequireAuth><Layout /></RequireAuth>}>
+            <Route index element={<Navigate to="/invoices" replace />} />
+            <Route path="/invoices" element={<InvoiceList />} />
+            <Route path="/invoices/new" element={<InvoiceForm />} />
+            <Route path="/invoices/:id" element={<InvoiceDetail />} />
+            <Route path="/invoices/:id/edit" element={<InvoiceForm />} />
+            <Route path="/customers" element={<CustomerList />} />
+            <Route path="/customers/:id" element={<CustomerDetail />} />
+            <Route path="/settings" element={<Settings />} />
+            <Route path="/ops" element={<Ops />} />
+            <Route path="/analytics" element={<Analytics />} />
+            <Route path="*" element={<NotFound />} />
+          </Route>
+        </Routes>
+      </BrowserRouter>
+    </AuthProvider>
+  );
+}

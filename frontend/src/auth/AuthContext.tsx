@@ -1,0 +1,85 @@
+// Who is signed in, in which organisation, with which role; sign up, log in, switch, log out.
+// The session survives reloads through the refresh token; access tokens are renewed silently
+// a minute before they expire.
+import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from "react";
+import { adoptSession, api, hasRefreshToken, refreshSession, setSessionListener, type Schemas, type Session } from "../api/client";
+
+type Role = Schemas["Role"];
+type Me = Schemas["Me"];
+
+interface AuthState {
+  me: Me | null;
+  loading: boolean;
+  login(email: string, password: string): Promise<void>;
+  signup(email: string, password: string, organizationName?: string): Promise<void>;
+  logout(): Promise<void>;
+  switchOrganization(id: string): Promise<void>;
+}
+
+const AuthContext = createContext<AuthState | null>(null);
+
+const RANK: Record<Role, number> = { viewer: 0, accountant: 1, admin: 2, owner: 3 };
+
+/** Whether `role` may do what needs at least `least`. */
+export function can(role: Role | undefined, least: Role): boolean {
+  return role !== undefined && RANK[role] >= RANK[least];
+}
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const [me, setMe] = useState<Me | null>(null);
+  const [loading, setLoading] = useState(true);
+  const timer = useRef<number>();
+
+  const loadMe = useCallback(async () => {
+    setMe(await api<Me>("/api/me"));
+  }, []);
+
+  useEffect(() => {
+    setSessionListener((session: Session | null) => {
+      window.clearTimeout(timer.current);
+      if (!session) {
+        setMe(null);
+        return;
+      }
+      const renewIn = Math.max(10, session.expiresIn - 60) * 1000;
+      timer.current = window.setTimeout(() => void refreshSession(), renewIn);
+    });
+    (async () => {
+      try {
+        if (hasRefreshToken() && (await refreshSession())) await loadMe();
+      } finally {
+        setLoading(false);
+      }
+    })();
+    return () => window.clearTimeout(timer.current);
+  }, [loadMe]);
+
+  const value: AuthState = {
+    me,
+    loading,
+    async login(email, password) {
+      adoptSession(await api<Session>("/api/auth/login", { method: "POST", body: { email, password } }));
+      await loadMe();
+    },
+    async signup(email, password, organizationName) {
+      const body = { email, password, ...(organizationName ? { organizationName } : {}) };
+      adoptSession(await api<Session>("/api/auth/register", { method: "POST", body }));
+      await loadMe();
+    },
+    async logout() {
+      const refreshToken = localStorage.getItem("invoices.refreshToken");
+      if (refreshToken) await api("/api/auth/logout", { method: "POST", body: { refreshToken } }).catch(() => {});
+      adoptSession(null);
+    },
+    async switchOrganization(id) {
+      if (await refreshSession(id)) await loadMe();
+    },
+  };
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): AuthState {
+  const value = useContext(AuthContext);
+  if (!value) throw new Error("useAuth outside AuthProvider");
+  return value;
+}
