@@ -133,7 +133,8 @@ pub async fn fill(state: &crate::AppState, args: &DemoArgs) -> anyhow::Result<De
          VALUES ($1, 'Demo Studio', 'EUR', $2, 'Bank transfer: IBAN DE89 3704 0044 0532 0130 00')
          ON CONFLICT (id) DO NOTHING",
         org_id,
-        json!({"legalName": "Demo Studio GmbH", "address": "Torstraße 1, 10119 Berlin", "taxId": "DE123456789"})
+        json!({"legalName": "Demo Studio GmbH", "addressLines": ["Torstraße 1", "10119 Berlin", "Germany"],
+               "email": "billing@demo-studio.example", "taxId": "DE123456789"})
     )
     .execute(&mut *tx)
     .await?;

@@ -17,10 +17,13 @@ import { Settings } from "./settings/Settings";
 function RequireAuth({ children }: { children: ReactNode }) {
   const { me, loading } = useAuth();
   const location = useLocation();
+  // One live connection per organisation: switching reconnects with the new token.
+  const orgId = me?.organization.id;
   useEffect(() => {
-    if (me) connectLive();
-    else if (!loading) disconnectLive();
-  }, [me, loading]);
+    if (!orgId) return;
+    connectLive();
+    return () => disconnectLive();
+  }, [orgId]);
   if (loading) return <Loading />;
   if (!me) return <Navigate to="/login" state={{ from: location }} replace />;
   return <>{children}</>;

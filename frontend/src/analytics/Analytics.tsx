@@ -107,7 +107,7 @@ function Charts({ d, stale }: { d: Dashboard; stale: boolean }) {
           <h2>Funnel</h2>
           <Chart label="Funnel from created to paid" testId="chart-funnel" option={{
             tooltip: { trigger: "item" },
-            series: [{ type: "funnel", sort: "none", left: 10, right: 10, label: { formatter: "{b}: {c}" },
+            series: [{ type: "funnel", sort: "none", left: 10, right: 10, label: { position: "inside", formatter: "{b}: {c}" },
               data: steps.map((s) => ({ name: s.stage.replace("_", " "), value: s.count })) }],
           }} />
           <ol className="funnel-list">

@@ -59,7 +59,8 @@ export function Layout() {
         </button>
       </header>
       <main>
-        <Outlet />
+        {/* Keyed by organisation: a switch reloads every screen's data. */}
+        <Outlet key={me.organization.id} />
       </main>
     </div>
   );
