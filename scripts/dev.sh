@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make dev`: the whole platform on local defaults. Starts a Temporal dev server (SQLite file
-# under .data/, UI on :8233), makes sure Postgres is up and migrated, runs the worker and the
-# API, and prints where everything is. Ctrl-C stops what this script started, nothing else.
+# under .data/, UI on :8233), makes sure Postgres is up and migrated, builds the web app, runs
+# the worker and the API (which serves the app), fills the demo organisation, and prints where
+# everything is. Ctrl-C stops what this script started, nothing else.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -19,6 +20,9 @@ export TEMPORAL_TASK_QUEUE="${TEMPORAL_TASK_QUEUE:-invoices}"
 temporal_port="${TEMPORAL_PORT:-7233}"
 temporal_ui_port="${TEMPORAL_UI_PORT:-8233}"
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-http://127.0.0.1:$temporal_port}"
+# Support's "open in Temporal UI" links in the web app.
+export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://127.0.0.1:$temporal_ui_port}"
+export WEB_DIST="${WEB_DIST:-$ROOT/frontend/dist}"
 
 mkdir -p .data
 if [ -z "${JWT_SECRET:-}" ]; then
@@ -64,6 +68,7 @@ fi
 
 say "building the API and the worker"
 cargo build --locked --bin invoice-api --bin invoice-worker
+build_frontend
 say "migrating $DATABASE_URL"
 target/debug/invoice-api migrate
 
@@ -81,10 +86,18 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 
+# The demo organisation (the same data every time; a second run adds nothing).
+if [ "${DEMO_DATA:-1}" != 0 ]; then
+  say "filling the demo organisation (DEMO_DATA=0 skips this)"
+  target/debug/invoice-api demo-data >>.data/api.log 2>&1 \
+    || say "the demo data could not be written (see .data/api.log); the platform runs without it"
+fi
+
 cat <<MSG
 
   The invoice platform is running:
-    API            http://$API_ADDR            (ready: http://$API_ADDR/ready)
+    Web app        http://$API_ADDR/           (demo login: demo@example.com / demo-password)
+    API            http://$API_ADDR/api        (ready: http://$API_ADDR/ready)
     API docs       http://$API_ADDR/api-docs
     Temporal UI    http://127.0.0.1:$temporal_ui_port/namespaces/$TEMPORAL_NAMESPACE/workflows
     Mail inbox     http://127.0.0.1:$mail_ui_port          (every email the platform sends)

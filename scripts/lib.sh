@@ -156,3 +156,39 @@ stop_pid() {
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
 }
+
+# Installs the web app's npm packages (frontend/package-lock.json, exactly) when they are
+# missing or the lock file changed.
+ensure_frontend() {
+  command -v node >/dev/null && command -v npm >/dev/null \
+    || die "Node.js 20+ and npm are required for the web app (on Debian: apt-get install nodejs npm)."
+  local stamp="$ROOT/frontend/node_modules/.lock.sha256"
+  local want; want=$(sha256sum "$ROOT/frontend/package-lock.json" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing the web app's packages (npm ci)"
+    (cd "$ROOT/frontend" && npm ci --no-audit --no-fund --loglevel=error) \
+      || die "npm ci failed; is the npm registry reachable?"
+    echo "$want" > "$stamp"
+  fi
+}
+
+# Builds the web app into frontend/dist (the API serves it from there).
+build_frontend() {
+  ensure_frontend
+  say "building the web app"
+  (cd "$ROOT/frontend" && npm run --silent build) || die "the web app did not build."
+}
+
+# The browser the end-to-end tests drive: Debian's Chromium (test tools cannot download their
+# own browser here). Installed with apt when missing and we are allowed to.
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+ensure_chromium() {
+  [ -x "$CHROMIUM" ] && return 0
+  say "installing Chromium (apt-get install chromium) for the browser tests"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; }; then
+    die "could not install Chromium; install Debian's 'chromium' package (or set CHROMIUM to a Chromium binary)."
+  fi
+  [ -x "$CHROMIUM" ] || die "chromium was installed but $CHROMIUM is missing; set CHROMIUM."
+}

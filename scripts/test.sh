@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every test of the project against real services started here on free loopback
 # ports (a Temporal dev server in memory, moto for S3 and SES, the maildump mail catcher; the
-# local Postgres), stopped again on exit.
+# local Postgres), stopped again on exit: lints, the web app's unit tests, the Rust tests, then
+# the web app end to end in headless Chromium against the real API and worker binaries.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -50,9 +51,17 @@ say "checking formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+say "checking and unit-testing the web app (tsc, Vitest)"
+ensure_frontend
+(cd frontend && npm run --silent typecheck && npm run --silent test)
+
 say "running the Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+# The web app end to end in Chromium against the real binaries and the services above.
+E2E_BINARIES_BUILT=1 bash "$ROOT/scripts/e2e.sh"
+say "all tests passed (screenshots of the main screens: test-artifacts/screenshots/)"
