@@ -12,9 +12,9 @@ base_url="${TEST_DATABASE_URL:-${DATABASE_URL:-postgres://postgres@127.0.0.1:543
 build_frontend
 ensure_chromium
 say "running the web app end to end in Chromium"
-# `make test` has just built the binaries (nextest, --workspace); alone, build them the same way
-# (--all-targets), so features resolve as in the test build and nothing is compiled twice.
-[ "${E2E_BINARIES_BUILT:-0}" = 1 ] || cargo build --locked --workspace --all-targets
+# Built like the test build (--workspace --all-targets), so features resolve the same way and,
+# after `make test`'s tests, only the API binary (no test needs it) is compiled.
+cargo build --locked --workspace --all-targets
 e2e="$ROOT/target/e2e"
 rm -rf "$e2e"; mkdir -p "$e2e"
 api_port=$(free_port)
