@@ -14,7 +14,6 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
   const [error, setError] = useState<Error>();
   const [loading, setLoading] = useState(true);
   const seq = useRef(0);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
   const run = useCallback(load, deps);
   const reload = useCallback(
     (quiet = false) => {

@@ -43,7 +43,11 @@ export function currentAccessToken(): string | null {
 }
 
 export function hasRefreshToken(): boolean {
-  return localStorage.getItem(REFRESH_KEY) !== null;
+  return storedRefreshToken() !== null;
+}
+
+export function storedRefreshToken(): string | null {
+  return localStorage.getItem(REFRESH_KEY);
 }
 
 /** Keeps a new session: the access token in memory, the refresh token across reloads. */
@@ -57,7 +61,7 @@ export function adoptSession(session: Session | null) {
 /** Trades the refresh token for a new session (optionally in another organisation). */
 export function refreshSession(organizationId?: string): Promise<boolean> {
   if (refreshing && !organizationId) return refreshing;
-  const token = localStorage.getItem(REFRESH_KEY);
+  const token = storedRefreshToken();
   if (!token) return Promise.resolve(false);
   const attempt = (async () => {
     try {

@@ -2,7 +2,7 @@
 // The session survives reloads through the refresh token; access tokens are renewed silently
 // a minute before they expire.
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from "react";
-import { adoptSession, api, hasRefreshToken, refreshSession, setSessionListener, type Schemas, type Session } from "../api/client";
+import { adoptSession, api, hasRefreshToken, refreshSession, setSessionListener, storedRefreshToken, type Schemas, type Session } from "../api/client";
 
 type Role = Schemas["Role"];
 type Me = Schemas["Me"];
@@ -67,7 +67,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       await loadMe();
     },
     async logout() {
-      const refreshToken = localStorage.getItem("invoices.refreshToken");
+      const refreshToken = storedRefreshToken();
       if (refreshToken) await api("/api/auth/logout", { method: "POST", body: { refreshToken } }).catch(() => {});
       adoptSession(null);
     },

@@ -1,5 +1,5 @@
 // The invoice table: search, status chips, filters, sorting, pagination; updated live.
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { api, query, type Schemas } from "../api/client";
 import { can, useAuth } from "../auth/AuthContext";
@@ -47,7 +47,6 @@ export function InvoiceList({ customerId }: { customerId?: string }) {
     setPages([]);
     setCursor(page.nextCursor ?? null);
     return page;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
   const reloadQuietly = useMemo(() => debounce(() => first.reload(true), 400), [first.reload]);
   useLiveEvents(useCallback(() => reloadQuietly(), [reloadQuietly]));
@@ -59,6 +58,8 @@ export function InvoiceList({ customerId }: { customerId?: string }) {
     setCursor(page.nextCursor ?? null);
   }
 
+  const search = useRef(filters.q);
+  const searchLater = useMemo(() => debounce(() => set("q", search.current), 300), [params]);
   const rows = [...(first.data?.items ?? []), ...pages.flat()];
   const toggleStatus = (s: string) => {
     const current = filters.status ? filters.status.split(",") : [];
@@ -81,7 +82,7 @@ export function InvoiceList({ customerId }: { customerId?: string }) {
       )}
       <div className="filters">
         <input type="search" aria-label="Search invoices" placeholder="Search number, client, lines…" defaultValue={filters.q}
-          onChange={debounceInput((v) => set("q", v))} />
+          onChange={(e) => { search.current = e.target.value; searchLater(); }} />
         <div className="chips" role="group" aria-label="Status">
           {STATUSES.map((s) => (
             <button key={s} className={filters.status.split(",").includes(s) ? "chip on" : "chip"} aria-pressed={filters.status.split(",").includes(s)} onClick={() => toggleStatus(s)}>
@@ -138,11 +139,3 @@ export function InvoiceList({ customerId }: { customerId?: string }) {
   );
 }
 
-function debounceInput(fn: (v: string) => void) {
-  let t: number | undefined;
-  return (e: { target: { value: string } }) => {
-    const v = e.target.value;
-    window.clearTimeout(t);
-    t = window.setTimeout(() => fn(v), 300);
-  };
-}
