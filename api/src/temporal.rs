@@ -12,7 +12,9 @@ use temporalio_client::{
     Client, ClientOptions, Connection, ConnectionOptions, UntypedWorkflow,
     WorkflowExecutionDescription, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
     WorkflowStartOptions,
-    errors::{ClientConnectError, WorkflowInteractionError, WorkflowStartError},
+    errors::{
+        ClientConnectError, WorkflowInteractionError, WorkflowStartError, WorkflowUpdateError,
+    },
     grpc::WorkflowService,
     tonic::{self, Code},
 };
@@ -247,6 +249,69 @@ fn connect_failure_reason(error: &ClientConnectError) -> String {
         root = source;
     }
     root.to_string()
+}
+
+/// How long an update waits for its turn when its workflow is busy.
+pub const BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs an update call again while Temporal says it cannot take it now, so that a burst on one
+/// invoice (fifty payments and voids at once) waits its turn instead of turning into 503s:
+/// - RESOURCE_EXHAUSTED: the server admits only a few in-flight updates per workflow;
+/// - UNAVAILABLE "workflow update was aborted": the run moved on (a void completed it) before
+///   the update was accepted; asked again, the caller gets the run's real answer.
+///
+/// Neither was accepted, so calling again is safe (and with an update id it is deduplicated
+/// anyway); after [`BUSY_WAIT`] the last answer is returned.
+pub async fn retry_while_busy<T, F, Fut>(mut call: F) -> Result<T, WorkflowUpdateError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, WorkflowUpdateError>>,
+{
+    let deadline = tokio::time::Instant::now() + BUSY_WAIT;
+    let mut delay = Duration::from_millis(20);
+    loop {
+        match call().await {
+            Err(WorkflowUpdateError::Rpc(status))
+                if (status.code() == Code::ResourceExhausted
+                    || (status.code() == Code::Unavailable
+                        && status.message().contains("update was aborted")))
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                // Jittered so that a burst does not come back as one burst.
+                let jitter = rand::random_range(0..=delay.as_millis() as u64);
+                tokio::time::sleep(delay + Duration::from_millis(jitter)).await;
+                delay = (delay * 2).min(Duration::from_millis(400));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Holds a per-workflow turn: this process sends one update at a time to a workflow.
+///
+/// Temporal takes concurrent updates, but a burst of them on one run while it runs a local
+/// activity has made the Rust SDK core (0.10.1) panic ("Trying to send a new WFT for a run
+/// which already has one!") and leave the run's accounting incoherent: payments recorded whose
+/// callers were told they were refused. Updates are milliseconds each, so queueing them per
+/// invoice costs a burst little; replicas of the API still each send their own.
+pub async fn update_turn(workflow_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex, Weak};
+    type Turns = Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>;
+    static TURNS: LazyLock<Turns> = LazyLock::new(Default::default);
+    let turn = {
+        let mut turns = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+        turns.retain(|_, turn| turn.strong_count() > 0);
+        match turns.get(workflow_id).and_then(Weak::upgrade) {
+            Some(turn) => turn,
+            None => {
+                let turn = Arc::new(tokio::sync::Mutex::new(()));
+                turns.insert(workflow_id.to_owned(), Arc::downgrade(&turn));
+                turn
+            }
+        }
+    };
+    turn.lock_owned().await
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::User;
@@ -672,4 +673,195 @@ async fn stripe_checkout_sessions_are_requested_once_per_state_and_refusals_reac
     );
     let events = wait_for_event(&stack, &user, id, "checkout_failed").await;
     assert_eq!(count(&events, "checkout_started"), 1, "{events:#?}");
+}
+
+/// Posts until the answer is not a 503 or a transport error, as a client with an idempotency
+/// key should (the same request each time); answers the status and body.
+async fn post_until_answered(
+    url: String,
+    token: Option<String>,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let mut req = http.post(&url).header("content-type", "application/json").body(body.clone());
+        if let Some(token) = &token {
+            req = req.bearer_auth(token);
+        }
+        for (name, value) in &headers {
+            req = req.header(*name, value);
+        }
+        if let Ok(res) = req.send().await
+            && res.status() != StatusCode::SERVICE_UNAVAILABLE
+        {
+            let status = res.status().as_u16();
+            return (status, res.json().await.unwrap_or(Value::Null));
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{url}: no answer for 4 minutes");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// 50 requests at once on one sent invoice of EUR 1 000: 25 manual payments of 100 (five of
+/// them repeating an earlier key), 10 signed card-payment events of 100 and 15 voids, each
+/// retried by its client until answered. Whatever order the workflow takes them in, the end is
+/// one story: either the invoice is void and holds no money, or it is paid or partly paid with
+/// every accepted payment recorded once and no refused one recorded, and the rows, the answers
+/// and the timeline agree. The worker is restarted if it dies meanwhile, as a process manager
+/// would.
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn fifty_simultaneous_payments_and_voids_leave_one_coherent_outcome(db: PgPool) {
+    race_payments_and_voids(db, false).await;
+}
+
+/// The same race with the voids sent first, so that the void usually wins.
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn fifty_simultaneous_voids_and_payments_leave_one_coherent_outcome(db: PgPool) {
+    race_payments_and_voids(db, true).await;
+}
+
+async fn race_payments_and_voids(db: PgPool, voids_first: bool) {
+    let mut stack = Stack::start(db.clone()).await;
+    let user = stack.app.register("owner@seller.test").await;
+    let (invoice, _) = sent_invoice(&stack, &user).await;
+    let id = invoice["id"].as_str().unwrap().to_owned();
+    let total = invoice["total"].as_i64().unwrap();
+    assert_eq!(total, 100_000);
+
+    enum Kind {
+        Manual(String),
+        Card(String),
+        Void,
+    }
+    type Request =
+        std::pin::Pin<Box<dyn std::future::Future<Output = (Kind, (u16, Value))> + Send>>;
+    let (mut payments, mut voiding): (Vec<Request>, Vec<Request>) = (Vec::new(), Vec::new());
+    let keys = (0..20).map(|i| format!("race-{i}")).chain((0..5).map(|i| format!("race-{i}")));
+    for key in keys {
+        let url = stack.app.url(&format!("/api/invoices/{id}/payments"));
+        let body = json!({ "amount": "100.00", "method": "bank_transfer", "idempotencyKey": key });
+        let token = Some(user.access_token.clone());
+        payments.push(Box::pin(async move {
+            (
+                Kind::Manual(format!("manual:{key}")),
+                post_until_answered(url, token, vec![], serde_json::to_vec(&body).unwrap()).await,
+            )
+        }));
+    }
+    for i in 0..10 {
+        let event_id = format!("evt_race_{i}");
+        let body = session_event(
+            "checkout.session.completed",
+            &event_id,
+            &invoice,
+            &user.org_id,
+            10_000,
+            &format!("pi_race_{i}"),
+            "paid",
+        );
+        let url = stack.app.url("/api/webhooks/stripe");
+        let sig = signature::sign(&body, LOCAL_SECRET, chrono::Utc::now().timestamp());
+        payments.push(Box::pin(async move {
+            (
+                Kind::Card(event_id),
+                post_until_answered(url, None, vec![("stripe-signature", sig)], body).await,
+            )
+        }));
+    }
+    for _ in 0..15 {
+        let url = stack.app.url(&format!("/api/invoices/{id}/void"));
+        let token = Some(user.access_token.clone());
+        voiding.push(Box::pin(async move {
+            (Kind::Void, post_until_answered(url, token, vec![], b"{}".to_vec()).await)
+        }));
+    }
+    let order = if voids_first { [voiding, payments] } else { [payments, voiding] };
+    let requests: Vec<_> = order.into_iter().flatten().map(tokio::spawn).collect();
+    assert_eq!(requests.len(), 50);
+    while !requests.iter().all(|r| r.is_finished()) {
+        stack.revive_worker();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // What the clients were told. A "duplicate payment event" refusal means an earlier attempt
+    // of the same request was applied.
+    let (mut accepted, mut refused) = (BTreeSet::new(), BTreeSet::new());
+    let mut voids = 0;
+    for request in requests {
+        let (kind, (status, body)) = request.await.unwrap();
+        let text = body.to_string();
+        match kind {
+            Kind::Manual(event) => match status {
+                200 => {
+                    accepted.insert(event);
+                }
+                409 if text.contains("duplicate payment event") => {
+                    accepted.insert(event);
+                }
+                409 => {
+                    refused.insert(event);
+                }
+                other => panic!("payment {event}: {other} {body:#}"),
+            },
+            Kind::Card(event) => {
+                assert_eq!(status, 200, "{body:#}");
+                let outcome = body["outcome"].as_str().unwrap_or_default();
+                if outcome == "applied" || outcome.contains("duplicate payment event") {
+                    accepted.insert(event);
+                } else {
+                    refused.insert(event);
+                }
+            }
+            Kind::Void => match status {
+                200 => voids += 1,
+                409 => {}
+                other => panic!("void: {other} {body:#}"),
+            },
+        }
+    }
+    // A key refused once and accepted by a repeat is accepted.
+    let refused: BTreeSet<String> = refused.difference(&accepted).cloned().collect();
+    eprintln!("accepted {}, refused {}, voids {voids}", accepted.len(), refused.len());
+    assert!(voids <= 1, "{voids} voids accepted");
+
+    // What was recorded, once everything has settled.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let (rows, status, amount_paid) = loop {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT event_id, amount FROM payments WHERE invoice_id = $1")
+                .bind(Uuid::parse_str(&id).unwrap())
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        let (status, amount_paid): (String, i64) =
+            sqlx::query_as("SELECT status, amount_paid FROM invoices WHERE id = $1")
+                .bind(Uuid::parse_str(&id).unwrap())
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        let recorded: BTreeSet<String> = rows.iter().map(|r| r.0.clone()).collect();
+        let settled = recorded == accepted && (voids == 0 || status == "void");
+        if settled || tokio::time::Instant::now() > deadline {
+            break (rows, status, amount_paid);
+        }
+        stack.revive_worker();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let recorded: BTreeSet<String> = rows.iter().map(|r| r.0.clone()).collect();
+    assert_eq!(recorded.len(), rows.len(), "a payment recorded twice: {rows:?}");
+    assert_eq!(recorded, accepted, "recorded payments differ from the accepted ones");
+    assert!(recorded.is_disjoint(&refused), "a refused payment was recorded");
+    let paid: i64 = rows.iter().map(|r| r.1).sum();
+    assert_eq!(amount_paid, paid);
+    match status.as_str() {
+        "void" => assert_eq!(paid, 0, "a void invoice holds {paid}"),
+        "paid" => assert!(paid >= total && voids == 0),
+        "partially_paid" => assert!(paid > 0 && paid < total && voids == 0),
+        other => panic!("the invoice ended {other} with {paid} paid and {voids} voids"),
+    }
+    let events = stack.timeline(&user, &id).await;
+    assert_eq!(count(&events, "payment_recorded"), rows.len(), "{events:#?}");
+    assert_eq!(count(&events, "voided"), usize::from(status == "void"), "{events:#?}");
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use invoice_domain::{Currency, DecimalText, parse_amount};
 use invoice_workflows::InvoiceWorkflow;
 use invoice_workflows::invoice::messages::{
-    ActorRequest, PaymentOutcome, PaymentRequest, StatusView,
+    ActorRequest, NOT_STORED_YET, PaymentOutcome, PaymentRequest, StatusView,
 };
 use serde::Deserialize;
 use temporalio_client::WorkflowExecuteUpdateOptions;
@@ -66,7 +66,7 @@ async fn workflow_of(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<(Stri
 pub(crate) async fn update<U>(
     state: &AppState,
     workflow_id: &str,
-    update: U,
+    update: impl Fn() -> U,
     input: U::Input,
     update_id: Option<String>,
 ) -> ApiResult<U::Output>
@@ -74,13 +74,25 @@ where
     U: UpdateDefinition<
         Workflow = <InvoiceWorkflow as temporalio_common::HasWorkflowDefinition>::Run,
     >,
-    U::Input: Send,
+    U::Input: Send + Clone,
     U::Output: 'static,
 {
     let client = state.temporal.client().await.map_err(unavailable)?;
     let handle = client.get_workflow_handle::<InvoiceWorkflow>(workflow_id);
     let options = WorkflowExecuteUpdateOptions::builder().maybe_update_id(update_id).build();
-    handle.execute_update(update, input, options).await.map_err(|err| match err {
+    let _turn = crate::temporal::update_turn(workflow_id).await;
+    crate::temporal::retry_while_busy(|| {
+        handle.execute_update(update(), input.clone(), options.clone())
+    })
+    .await
+    .map_err(|err| match err {
+        WorkflowUpdateError::Failed(failure) if failure.message == NOT_STORED_YET => {
+            ApiError::Unavailable {
+                code: "invoice_not_ready",
+                message: "The invoice is still being stored; try again in a moment.".into(),
+                details: None,
+            }
+        }
         WorkflowUpdateError::Failed(failure) => {
             ApiError::conflict("action_refused", failure.message.clone())
         }
@@ -114,7 +126,7 @@ macro_rules! simple_action {
             auth.require($role)?;
             let (workflow_id, _) = workflow_of(&state, &auth, id).await?;
             let reason = body.and_then(|b| b.reason);
-            let view = update(&state, &workflow_id, InvoiceWorkflow::$update, ActorRequest { actor: actor(&auth), reason }, None).await?;
+            let view = update(&state, &workflow_id, || InvoiceWorkflow::$update, ActorRequest { actor: actor(&auth), reason }, None).await?;
             Ok(Json(view))
         }
     };
@@ -212,7 +224,7 @@ pub(super) async fn record_payment(
     let outcome = update(
         &state,
         &workflow_id,
-        InvoiceWorkflow::record_payment,
+        || InvoiceWorkflow::record_payment,
         payment,
         Some(format!("payment:{event_id}")),
     )

@@ -127,7 +127,8 @@ pub(super) async fn update_invoice(
     let workflow_id =
         invoice_workflows::invoice_workflow_id(&auth.org_id.to_string(), &id.to_string());
     let edit = DraftEdit { content, customer_id: customer_id.to_string(), actor: actor(&auth) };
-    super::actions::update(&state, &workflow_id, InvoiceWorkflow::edit_draft, edit, None).await?;
+    super::actions::update(&state, &workflow_id, || InvoiceWorkflow::edit_draft, edit, None)
+        .await?;
     fetch_invoice(&state, auth.org_id, id)
         .await?
         .map(Json)
@@ -148,7 +149,8 @@ pub(super) async fn delete_invoice(
     let workflow_id =
         invoice_workflows::invoice_workflow_id(&auth.org_id.to_string(), &id.to_string());
     let request = ActorRequest { actor: actor(&auth), reason: None };
-    super::actions::update(&state, &workflow_id, InvoiceWorkflow::discard, request, None).await?;
+    super::actions::update(&state, &workflow_id, || InvoiceWorkflow::discard, request, None)
+        .await?;
     // The workflow deletes the row right after accepting; answer once it is gone.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while tokio::time::Instant::now() < deadline {

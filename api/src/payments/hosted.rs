@@ -270,7 +270,7 @@ async fn checkout(state: &AppState, invoice: &HostedInvoice) -> ApiResult<Checko
     let outcome = update(
         state,
         &invoice.workflow_id,
-        InvoiceWorkflow::start_checkout,
+        || InvoiceWorkflow::start_checkout,
         CheckoutRequest { actor: "client".into() },
         None,
     )

@@ -8,7 +8,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{TimeZone, Utc};
 use invoice_workflows::InvoiceWorkflow;
-use invoice_workflows::invoice::messages::{PaymentFailure, PaymentRequest, RefundRequest};
+use invoice_workflows::invoice::messages::{
+    NOT_STORED_YET, PaymentFailure, PaymentRequest, RefundRequest,
+};
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -171,7 +173,8 @@ async fn apply(state: &AppState, event: &Event) -> ApiResult<(Option<Invoice>, S
                 provider_confirmed: true,
             };
             let result =
-                update(state, &invoice, InvoiceWorkflow::record_payment, payment, &event.id).await;
+                update(state, &invoice, || InvoiceWorkflow::record_payment, payment, &event.id)
+                    .await;
             Ok((Some(invoice), outcome(result)?))
         }
         "checkout.session.async_payment_failed" => {
@@ -188,7 +191,7 @@ async fn apply(state: &AppState, event: &Event) -> ApiResult<(Option<Invoice>, S
             let result = update(
                 state,
                 &invoice,
-                InvoiceWorkflow::record_payment_failure,
+                || InvoiceWorkflow::record_payment_failure,
                 failure,
                 &event.id,
             )
@@ -217,7 +220,7 @@ async fn apply(state: &AppState, event: &Event) -> ApiResult<(Option<Invoice>, S
                 actor,
             };
             let result =
-                update(state, &invoice, InvoiceWorkflow::record_refund, refund, &event.id).await;
+                update(state, &invoice, || InvoiceWorkflow::record_refund, refund, &event.id).await;
             Ok((Some(invoice), outcome(result)?))
         }
         _ => ignored("event type not handled"),
@@ -293,7 +296,7 @@ fn method_name(stripe_type: &str) -> &'static str {
 async fn update<U>(
     state: &AppState,
     invoice: &Invoice,
-    update: U,
+    update: impl Fn() -> U,
     input: U::Input,
     event_id: &str,
 ) -> Result<U::Output, WorkflowUpdateError>
@@ -301,7 +304,7 @@ where
     U: temporalio_common::UpdateDefinition<
             Workflow = <InvoiceWorkflow as temporalio_common::HasWorkflowDefinition>::Run,
         >,
-    U::Input: Send,
+    U::Input: Send + Clone,
     U::Output: 'static,
 {
     let client = match state.temporal.client().await {
@@ -311,13 +314,25 @@ where
     let handle = client.get_workflow_handle::<InvoiceWorkflow>(&invoice.workflow_id);
     // The event id is the update id: a delivery racing its own retry is applied once.
     let options = WorkflowExecuteUpdateOptions::builder().update_id(event_id.to_owned()).build();
-    handle.execute_update(update, input, options).await
+    let _turn = crate::temporal::update_turn(&invoice.workflow_id).await;
+    crate::temporal::retry_while_busy(|| {
+        handle.execute_update(update(), input.clone(), options.clone())
+    })
+    .await
 }
 
 /// What became of the update; an unreachable workflow service is an error so Stripe retries.
 fn outcome<T>(result: Result<T, WorkflowUpdateError>) -> ApiResult<String> {
     match result {
         Ok(_) => Ok("applied".into()),
+        // Not refused, just early: the provider must deliver it again.
+        Err(WorkflowUpdateError::Failed(failure)) if failure.message == NOT_STORED_YET => {
+            Err(ApiError::Unavailable {
+                code: "invoice_not_ready",
+                message: "The invoice is still being stored; the event will be retried.".into(),
+                details: None,
+            })
+        }
         Err(WorkflowUpdateError::Failed(failure)) => Ok(format!("refused: {}", failure.message)),
         // Money that arrives after the run ended (voided, or paid long ago) needs a person.
         Err(WorkflowUpdateError::NotFound(_)) => {

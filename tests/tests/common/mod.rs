@@ -49,6 +49,7 @@ pub fn test_config() -> Config {
     }
 }
 
+#[derive(Clone)]
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: PgPool,

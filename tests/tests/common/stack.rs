@@ -144,6 +144,15 @@ impl Stack {
         self.worker = Some(child);
     }
 
+    /// Starts a new worker if the running one has exited (it aborts on a panic), as a process
+    /// manager would.
+    pub fn revive_worker(&mut self) {
+        if self.worker.as_mut().is_some_and(|w| w.try_wait().ok().flatten().is_some()) {
+            self.worker = None;
+            self.start_worker();
+        }
+    }
+
     /// SIGKILLs the worker: no graceful shutdown, in-flight activities are simply lost.
     pub fn kill_worker(&mut self) {
         if let Some(mut child) = self.worker.take() {

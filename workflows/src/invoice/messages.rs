@@ -13,6 +13,11 @@ use super::schedule::ReminderSlot;
 /// Workflow type name of the invoice workflow, for callers that start it by name.
 pub const INVOICE_WORKFLOW_TYPE: &str = "InvoiceWorkflow";
 
+/// How an update is refused when it arrives before the run has stored its invoice (the row can
+/// be visible a moment before the run's history records that it was written). Callers should
+/// try again shortly: the API answers 503 `invoice_not_ready` for it.
+pub const NOT_STORED_YET: &str = "the invoice is still being stored; try again in a moment";
+
 /// One invoice line as entered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
