@@ -9,6 +9,7 @@ pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod fault;
 pub mod health;
 pub mod invoices;
 pub mod live;

@@ -164,8 +164,11 @@ pub(super) fn validate(req: &CreateInvoice) -> ApiResult<InvoiceContent> {
     for (field, value, max) in [("notes", &req.notes, 5000), ("reference", &req.reference, 100)] {
         if value.as_ref().is_some_and(|v| v.chars().count() > max) {
             errors.add(field, "too_long", format!("Must be at most {max} characters."));
+        } else if let Some(v) = value {
+            errors.no_nul(field, v);
         }
     }
+    errors.no_nul("currency", &req.currency);
     if let Some(currency) = currency.filter(|_| lines.len() == req.items.len() && !lines.is_empty())
     {
         let inputs: Vec<LineInput> = lines
@@ -260,6 +263,7 @@ pub(crate) async fn start_invoice(
     let workflow_id = invoice_workflows::invoice_workflow_id(&input.org_id, &input.invoice_id);
     let client = state.temporal.client().await.map_err(unavailable)?;
     let input = serde_json::to_value(&input).map_err(anyhow::Error::from)?;
+    crate::fault::maybe_crash(crate::fault::CrashPoint::BeforeWorkflowStart);
     match crate::temporal::start_workflow(
         &client,
         INVOICE_WORKFLOW_TYPE,
@@ -275,6 +279,7 @@ pub(crate) async fn start_invoice(
         Err(crate::temporal::TemporalError::AlreadyStarted { .. }) => {}
         Err(err) => return Err(unavailable(err)),
     }
+    crate::fault::maybe_crash(crate::fault::CrashPoint::AfterWorkflowStart);
     tracing::info!(invoice.id = %invoice_id, %workflow_id, "invoice workflow started");
     // The workflow's first step writes the row; it is usually there within milliseconds.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `make chaos`: CHAOS_INVOICES invoices (default 1 000; `make test` runs 100) through the real
+# API, worker and Temporal dev server in SQLite-file mode while the worker is SIGKILLed at random
+# moments, the dev server is restarted once and the API aborts itself between accepting an
+# invoice and starting its workflow (its fault hook, FAULT_CRASH_EVERY). Then it checks that
+# every invoice ended where it should, with one invoice email each, no payment twice, and rows
+# and workflows matching one to one (tests/benches/chaos.rs), and prints the counts.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+ensure_venv
+base_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+ensure_postgres "$base_url"
+
+say "building"
+cargo build --locked --workspace --all-targets
+cargo test --locked --no-run -q --workspace --bench chaos
+
+work="$ROOT/target/chaos"
+rm -rf "$work"; mkdir -p "$work"
+pids=()
+trap 'for p in "${pids[@]}"; do stop_pid "$p"; done' EXIT
+smtp_port=$(free_port); mail_port=$(free_port)
+while [ "$mail_port" = "$smtp_port" ]; do mail_port=$(free_port); done
+start_maildump "$smtp_port" "$mail_port" "$work/maildump.log"
+pids+=("$MAILDUMP_PID")
+
+temporal_port=$(free_port); api_port=$(free_port)
+export CHAOS_DIR="$work" CHAOS_API_BIN="$ROOT/target/debug/invoice-api"
+export CHAOS_WORKER_BIN="$ROOT/target/debug/invoice-worker" CHAOS_TEMPORAL_BIN="$TEMPORAL"
+export CHAOS_TEMPORAL_PORT="$temporal_port" CHAOS_TEMPORAL_DB="$work/temporal.db"
+CHAOS_SEARCH_ATTRIBUTES="$(grep -v '^\s*#' temporal/search-attributes.txt | awk 'NF==2 {printf "%s=%s ", $1, $2}')"
+export CHAOS_SEARCH_ATTRIBUTES CHAOS_MAILDUMP_URL="http://127.0.0.1:$mail_port"
+export CHAOS_INVOICES="${CHAOS_INVOICES:-1000}"
+# About a crash per 30 invoices in a short run, a few dozen in a long one.
+export FAULT_CRASH_EVERY="${FAULT_CRASH_EVERY:-$(( CHAOS_INVOICES < 300 ? 30 : 60 ))}"
+export FAULT_CRASH_AT=before_workflow_start
+export DATABASE_URL="${base_url%/*}/invoices_chaos"
+export TEMPORAL_ADDRESS="http://127.0.0.1:$temporal_port" TEMPORAL_TASK_QUEUE="chaos-$$"
+export API_ADDR="127.0.0.1:$api_port" PUBLIC_BASE_URL="http://127.0.0.1:$api_port"
+export JWT_SECRET="chaos-secret-chaos-secret-chaos-secret-0123"
+export STORAGE_BACKEND=local STORAGE_DIR="$work/objects" EMAIL_BACKEND=smtp SMTP_URL="smtp://127.0.0.1:$smtp_port"
+export LOG_FORMAT=json RUST_LOG=info
+psql "${base_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS invoices_chaos" >/dev/null
+target/debug/invoice-api migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; die "migration failed"; }
+
+say "chaos: $CHAOS_INVOICES invoices, worker kills, a Temporal restart, API crashes (logs: $work)"
+if ! cargo test --locked -q --workspace --bench chaos; then
+  tail -n 5 "$work/api.log" "$work/worker.log" "$work/temporal.log" >&2 || true
+  die "the chaos run found problems; logs in $work"
+fi
