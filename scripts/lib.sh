@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shared helpers for scripts/dev.sh and scripts/test.sh: a project venv with the Temporal CLI,
-# a reachable Postgres, free ports, and the local services we start and stop ourselves (a
-# Temporal dev server, moto for S3 and SES, the maildump mail catcher).
+# one with the API fuzzer, a reachable Postgres, free ports, and the local services we start and
+# stop ourselves (a Temporal dev server, moto for S3 and SES, the maildump mail catcher).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +24,26 @@ ensure_venv() {
     || [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/maildump" ]; then
     say "installing Python tools (requirements-dev.txt)"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt" \
+      || die "pip install failed; is PyPI reachable?"
+    echo "$want" > "$stamp"
+  fi
+}
+
+# Installs requirements-fuzz.txt (schemathesis, for scripts/fuzz.sh) into its own venv
+# .venv-fuzz, again only when the file changed; kept apart from .venv so its dependencies cannot
+# clash with moto's.
+FUZZ_VENV="$ROOT/.venv-fuzz"
+ensure_fuzz_venv() {
+  command -v python3 >/dev/null || die "python3 is required (install Python 3.10+)."
+  if [ ! -x "$FUZZ_VENV/bin/python" ]; then
+    say "creating $FUZZ_VENV"
+    python3 -m venv "$FUZZ_VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)."
+  fi
+  local stamp="$FUZZ_VENV/.requirements.sha256"
+  local want; want=$(sha256sum "$ROOT/requirements-fuzz.txt" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$FUZZ_VENV/bin/st" ]; then
+    say "installing the API fuzzer (requirements-fuzz.txt)"
+    "$FUZZ_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-fuzz.txt" \
       || die "pip install failed; is PyPI reachable?"
     echo "$want" > "$stamp"
   fi

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: every test of the project against real services started here on free loopback
 # ports (a Temporal dev server in memory, moto for S3 and SES, the maildump mail catcher; the
-# local Postgres), stopped again on exit: lints, the web app's unit tests, the Rust tests, then
-# the web app end to end in headless Chromium against the real API and worker binaries.
+# local Postgres), stopped again on exit: lints, the web app's unit tests, the Rust tests, the
+# API fuzzed against its OpenAPI document (schemathesis), the web app end to end in headless
+# Chromium against the real API and worker binaries, and a short chaos run (scripts/chaos.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -62,6 +63,10 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+# The API fuzzed with schemathesis against its own OpenAPI document, on the real binaries.
+bash "$ROOT/scripts/fuzz.sh"
 # The web app end to end in Chromium against the real binaries and the services above.
 bash "$ROOT/scripts/e2e.sh"
+# A short `make chaos`: 100 invoices while the worker, the API and Temporal are killed.
+CHAOS_INVOICES="${CHAOS_INVOICES:-100}" bash "$ROOT/scripts/chaos.sh"
 say "all tests passed (screenshots of the main screens: test-artifacts/screenshots/)"

@@ -340,20 +340,32 @@ async fn update_customer(
     Ok(Json(customer))
 }
 
-/// Delete a customer.
+/// Delete a customer that has no invoices (invoices keep their customer: 409 otherwise).
 #[utoipa::path(delete, path = "/api/customers/{id}", tag = "customers", params(("id" = Uuid, Path)),
-    security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
+    security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The customer has invoices")))]
 async fn delete_customer(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Accountant)?;
-    let deleted =
-        sqlx::query!("DELETE FROM customers WHERE org_id = $1 AND id = $2", auth.org_id, id)
-            .execute(&state.db)
-            .await?
-            .rows_affected();
+    let deleted = sqlx::query!(
+        "DELETE FROM customers WHERE org_id = $1 AND id = $2",
+        auth.org_id,
+        id
+    )
+    .execute(&state.db)
+    .await
+    .map_err(|e| match &e {
+        // invoices.customer_id is ON DELETE RESTRICT.
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => ApiError::conflict(
+            "customer_has_invoices",
+            "This customer has invoices; they keep their customer, so it cannot be deleted.",
+        ),
+        _ => ApiError::from(e),
+    })?
+    .rows_affected();
     if deleted == 0 {
         return Err(ApiError::not_found("Customer"));
     }

@@ -183,6 +183,16 @@ impl IntoResponse for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        // Text Postgres cannot store (a NUL character, in text or in JSON): the client's input,
+        // wherever a handler did not check it field by field.
+        if let sqlx::Error::Database(db) = &err
+            && db.code().is_some_and(|c| c == "22021" || c == "22P05")
+        {
+            return Self::unprocessable(
+                "invalid_text",
+                "Text must not contain NUL characters (U+0000).",
+            );
+        }
         Self::Internal(anyhow::Error::new(err).context("database"))
     }
 }
@@ -243,6 +253,15 @@ impl FieldErrors {
             self.add(field, "required", "Must not be empty.");
         } else if len > max {
             self.add(field, "too_long", format!("Must be at most {max} characters."));
+        } else {
+            self.no_nul(field, value);
+        }
+    }
+
+    /// Postgres cannot store U+0000 in text: refuse it up front, before it reaches a workflow.
+    pub fn no_nul(&mut self, field: &str, value: &str) {
+        if value.contains('\0') {
+            self.add(field, "invalid_character", "Must not contain NUL characters (U+0000).");
         }
     }
 

@@ -43,9 +43,58 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Documents on every operation the errors every operation of its kind can answer, beside the
+/// ones its handler names: 401 where a token is required, 400/415/422 where there is a body
+/// (malformed JSON, no JSON content type, the wrong shape), 400/422 where there is a query.
+/// All in the one error shape, so clients and fuzzers can rely on the document.
+fn document_common_errors(openapi: &mut OpenApiDoc) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                )
+                .build(),
+        )
+    };
+    for item in openapi.paths.paths.values_mut() {
+        for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch]
+            .into_iter()
+            .flatten()
+        {
+            let mut add = |status: &str, description: &str| {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error(description));
+            };
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let body = op.request_body.is_some();
+            let query =
+                op.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query)),
+                );
+            if secured {
+                add("401", "No token, or a token that is invalid or expired");
+            }
+            if body || query {
+                add("400", "Malformed JSON or query string");
+                add("422", "Input that does not validate (field errors in `details`)");
+            }
+            if body {
+                add("415", "The body is not sent as application/json");
+            }
+        }
+    }
+}
+
 /// Every documented route.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut routes = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(auth::routes::router())
         .merge(org::router())
@@ -55,7 +104,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(payments::router())
         .merge(live::router())
         .merge(analytics::router())
-        .merge(web::router())
+        .merge(web::router());
+    document_common_errors(routes.get_openapi_mut());
+    routes
 }
 
 /// The document as JSON (for `invoice-api openapi` and client generation).
