@@ -15,7 +15,7 @@ use crate::state::AppState;
 
 pub(crate) use create::start_invoice;
 pub(crate) use create::{actor, unavailable};
-pub use read::InvoiceView;
+pub use read::{InvoiceView, ListParams, ListQuery, list_query};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -287,15 +287,17 @@ impl ListRow {
     }
 }
 
-/// List invoices with filters and a sort order, one keyset page at a time.
-#[utoipa::path(get, path = "/api/invoices", tag = "invoices", params(ListParams), security(("bearer" = [])),
-    responses((status = 200, body = Page<InvoiceView>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub(super) async fn list_invoices(
-    State(state): State<AppState>,
-    auth: Auth,
-    Query(p): Query<ListParams>,
-) -> ApiResult<Json<Page<InvoiceView>>> {
-    auth.require(Role::Viewer)?;
+/// The validated SQL of a list request, ready to run.
+pub struct ListQuery {
+    pub sql: sqlx::QueryBuilder<sqlx::Postgres>,
+    sort: String,
+    limit: i64,
+    after: Option<Cursor>,
+}
+
+/// Validates list parameters and builds their SQL for the organisation's invoices. Public so
+/// that `make bench` can time exactly this query without HTTP, as the floor of the endpoint.
+pub fn list_query(org_id: Uuid, p: &ListParams) -> ApiResult<ListQuery> {
     let limit = pagination::limit(p.limit)?;
     let mut errors = FieldErrors::new();
     let statuses: Option<Vec<String>> =
@@ -333,15 +335,27 @@ pub(super) async fn list_invoices(
             format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
         });
 
+    // Deferred join: the page's ids are found and ordered first (from an index alone where the
+    // filters allow), and only those rows are read whole.
+    //
+    // With an issue-date range and the default creation order, the inner ORDER BY uses a fenced
+    // expression: otherwise the planner, expecting matches spread evenly over creation order,
+    // walks the organisation's whole creation index for a range far in the past (300 ms at
+    // 1 000 000 invoices) instead of reading the range from its issue-date index (7 ms).
+    let order_expr = if sort_name == "createdAt" && (p.from.is_some() || p.to.is_some()) {
+        "(i.created_at + interval '0 s')"
+    } else {
+        expr
+    };
     let mut sql = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!(
         "SELECT i.id, i.number, i.status, i.customer_id, i.client_name, i.client_email, i.currency,
                 i.issue_date, i.due_date, i.tax_rate::text AS tax_rate, i.discount_rate::text AS discount_rate,
                 i.subtotal, i.discount_total, i.tax_total, i.total, i.amount_paid, i.amount_due, i.notes,
                 i.reference, i.attention_reason, i.next_action, i.pdf_key, i.public_token, i.workflow_id, i.created_at,
                 i.updated_at, i.sent_at, i.paid_at, i.voided_at, ({expr})::text AS sort_value
-         FROM invoices i WHERE i.org_id = "
+         FROM invoices i WHERE i.id IN (SELECT i.id FROM invoices i WHERE i.org_id = "
     ));
-    sql.push_bind(auth.org_id);
+    sql.push_bind(org_id);
     if let Some(statuses) = statuses {
         sql.push(" AND i.status = ANY(").push_bind(statuses).push(")");
     }
@@ -349,12 +363,17 @@ pub(super) async fn list_invoices(
         sql.push(" AND i.customer_id = ").push_bind(customer);
     }
     if let Some(pattern) = pattern {
-        sql.push(" AND (i.number ILIKE ").push_bind(pattern.clone());
-        sql.push(" OR i.client_name ILIKE ").push_bind(pattern.clone());
-        sql.push(" OR i.client_email ILIKE ").push_bind(pattern.clone());
-        sql.push(" OR EXISTS (SELECT 1 FROM invoice_lines l WHERE l.invoice_id = i.id AND l.description ILIKE ")
+        // One id set per trigram index (migration 006), so a rare term is found without
+        // reading every invoice of the organisation.
+        sql.push(" AND i.id IN (SELECT t.id FROM invoices t WHERE t.org_id = ").push_bind(org_id);
+        sql.push(" AND (t.number ILIKE ").push_bind(pattern.clone());
+        sql.push(" OR t.client_name ILIKE ").push_bind(pattern.clone());
+        sql.push(" OR t.client_email ILIKE ").push_bind(pattern.clone());
+        sql.push(") UNION ALL SELECT l.invoice_id FROM invoice_lines l WHERE l.org_id = ")
+            .push_bind(org_id)
+            .push(" AND l.description ILIKE ")
             .push_bind(pattern)
-            .push("))");
+            .push(")");
     }
     if let Some(from) = p.from {
         sql.push(" AND i.issue_date >= ").push_bind(from);
@@ -370,13 +389,28 @@ pub(super) async fn list_invoices(
     }
     let (cmp, order) = if descending { ("<", "DESC") } else { (">", "ASC") };
     if let Some(c) = &after {
-        sql.push(format!(" AND ({expr}, i.id) {cmp} ("))
+        sql.push(format!(" AND ({order_expr}, i.id) {cmp} ("))
             .push_bind(c.value.clone())
             .push(format!("::{cast}, "))
             .push_bind(c.id)
             .push(")");
     }
-    sql.push(format!(" ORDER BY {expr} {order}, i.id {order} LIMIT ")).push_bind(limit + 1);
+    sql.push(format!(" ORDER BY {order_expr} {order}, i.id {order} LIMIT "))
+        .push_bind(limit + 1)
+        .push(format!(") ORDER BY {expr} {order}, i.id {order}"));
+    Ok(ListQuery { sql, sort, limit, after })
+}
+
+/// List invoices with filters and a sort order, one keyset page at a time.
+#[utoipa::path(get, path = "/api/invoices", tag = "invoices", params(ListParams), security(("bearer" = [])),
+    responses((status = 200, body = Page<InvoiceView>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn list_invoices(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<Page<InvoiceView>>> {
+    auth.require(Role::Viewer)?;
+    let ListQuery { mut sql, sort, limit, after } = list_query(auth.org_id, &p)?;
     let mut rows: Vec<ListRow> =
         sql.build_query_as().fetch_all(&state.db).await.map_err(|e| match &e {
             // A hand-made cursor whose value does not cast (SQLSTATE class 22: data exception).
