@@ -21,6 +21,13 @@ pub use temporalio_sdk::Runtime;
 /// server and retries are scheduled at once instead of after a start-to-close timeout.
 pub const GRACEFUL_SHUTDOWN_PERIOD: Duration = Duration::from_secs(20);
 
+/// Runs kept in memory between their tasks (sticky execution), least recently used first out.
+///
+/// The SDK's default keeps 1 000 runs; after `make bench`'s 1 000 invoices the worker held about
+/// 60 MiB less with 200 (docs/PERFORMANCE.md). An invoice run sleeps for days between events, so
+/// a run evicted in between is simply replayed from its short history when its next task comes.
+pub const CACHED_WORKFLOWS: usize = 200;
+
 /// Errors building a worker.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildWorkerError {
@@ -46,6 +53,7 @@ pub fn build_worker(
 ) -> Result<Worker, BuildWorkerError> {
     let options = WorkerOptions::new(task_queue)
         .graceful_shutdown_period(GRACEFUL_SHUTDOWN_PERIOD)
+        .max_cached_workflows(CACHED_WORKFLOWS)
         .register_activities(activities)
         .register_activities(invoices)
         .register_workflow::<PingWorkflow>()?
