@@ -2,9 +2,18 @@
 //! rendered and stored, invoice email accepted by the mail server). Prints invoices per second
 //! and the POST latency percentiles.
 //!
+//! In the same run, on the same Temporal server and worker, the server's ceiling: as many
+//! `PingWorkflow`s (one no-op activity, the least a workflow can do) started with the same
+//! concurrency, until all completed. The ratio of the two is what our workflow costs on top of
+//! the least possible one.
+//!
+//! It also reads the resident memory (VmRSS) of the API and worker processes, idle before the
+//! run and at its end.
+//!
 //! Run by `make bench` (scripts/bench.sh), which starts the stack and sets:
-//! `BENCH_API_URL`, `BENCH_DATABASE_URL`, and optionally `BENCH_INVOICES` (default 300) and
-//! `BENCH_CONCURRENCY` (default 32).
+//! `BENCH_API_URL`, `BENCH_DATABASE_URL`, `TEMPORAL_ADDRESS`, `TEMPORAL_TASK_QUEUE`,
+//! `BENCH_API_PID`, `BENCH_WORKER_PID`, `BENCH_LABEL`, and optionally `BENCH_INVOICES`
+//! (default 1 000) and `BENCH_CONCURRENCY` (default 32).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,17 +38,81 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Resident memory of a process in MiB (VmRSS from /proc).
+fn rss_mib(pid_var: &str) -> f64 {
+    let pid = required(pid_var);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// The ceiling: `n` PingWorkflows on the bench's task queue, started `concurrency` at a time,
+/// until all have completed. Answers workflows per second.
+async fn ping_ceiling(n: usize, concurrency: usize) -> f64 {
+    let client = invoice_api::temporal::connect(&required("TEMPORAL_ADDRESS"), "default")
+        .await
+        .expect("Temporal");
+    let queue = required("TEMPORAL_TASK_QUEUE");
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let permit = gate.clone().acquire_owned().await.unwrap();
+        let (client, queue, id) = (client.clone(), queue.clone(), format!("bench-ping-{run}-{i}"));
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            invoice_api::temporal::start_workflow(
+                &client,
+                invoice_workflows::PING_WORKFLOW_TYPE,
+                &id,
+                &queue,
+                &json!({ "message": "bench" }),
+            )
+            .await
+            .expect("start PingWorkflow");
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let query = format!(
+        "WorkflowType = 'PingWorkflow' AND TaskQueue = '{queue}' AND ExecutionStatus = 'Completed'"
+    );
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let done = client
+            .count_workflows(query.clone(), Default::default())
+            .await
+            .expect("count workflows")
+            .count();
+        if done as usize >= n {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {done} of {n} pings completed after 10 minutes");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
 #[tokio::main]
 async fn main() {
     let api = required("BENCH_API_URL");
     let db = sqlx::PgPool::connect(&required("BENCH_DATABASE_URL")).await.expect("database");
-    let invoices = env_or("BENCH_INVOICES", 300);
+    let invoices = env_or("BENCH_INVOICES", 1000);
     let concurrency = env_or("BENCH_CONCURRENCY", 32);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
+
+    let label = std::env::var("BENCH_LABEL").unwrap_or_default();
+    let (api_idle, worker_idle) = (rss_mib("BENCH_API_PID"), rss_mib("BENCH_WORKER_PID"));
+    let ceiling = ping_ceiling(invoices, concurrency).await;
 
     let email = format!("bench-{}@bench.test", uuid::Uuid::new_v4().simple());
     let registered: Value = http
@@ -108,13 +181,21 @@ async fn main() {
     let all_sent = started.elapsed();
     latencies.sort();
 
-    println!("end to end: {invoices} invoices of 20 lines, {concurrency} concurrent POSTs");
+    let per_second = invoices as f64 / all_sent.as_secs_f64();
+    let (api_end, worker_end) = (rss_mib("BENCH_API_PID"), rss_mib("BENCH_WORKER_PID"));
+
+    println!("end to end{label}: {invoices} invoices of 20 lines, {concurrency} concurrent POSTs");
     println!("  all accepted (201)      {:>8.2} s", accepted.as_secs_f64());
     println!("  all sent                {:>8.2} s", all_sent.as_secs_f64());
     println!(
-        "  invoices per second     {:>8.1}  (POST to sent: numbered, PDF stored, email accepted)",
-        invoices as f64 / all_sent.as_secs_f64()
+        "  invoices per second     {per_second:>8.1}  (POST to sent: numbered, PDF stored, email accepted)"
     );
+    println!("  ceiling, PingWorkflow   {ceiling:>8.1}  workflows per second (one no-op activity)");
+    println!("  ratio to the ceiling    {:>8.2}  (target >= 0.8)", per_second / ceiling);
     println!("  POST p50                {:>8.1} ms", ms(percentile(&latencies, 0.50)));
     println!("  POST p99                {:>8.1} ms", ms(percentile(&latencies, 0.99)));
+    println!(
+        "  RSS idle   API {api_idle:>6.1} MiB   worker {worker_idle:>6.1} MiB  (target < 100 each)"
+    );
+    println!("  RSS at end API {api_end:>6.1} MiB   worker {worker_end:>6.1} MiB");
 }
