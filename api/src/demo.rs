@@ -60,7 +60,9 @@ const SERVICES: [(&str, i64); 6] = [
 ];
 
 /// A small, fixed generator (SplitMix64): the same seed gives the same sequence everywhere.
-struct Rng(u64);
+/// Also what `make bench` draws its million invoices from.
+#[derive(Debug)]
+pub struct Rng(pub u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -71,7 +73,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// In `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
     /// True with probability `percent` / 100.

@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, NaiveDate};
+use invoice_api::demo::Rng;
 use invoice_api::invoices::{ListParams, list_query};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -42,19 +43,9 @@ const WORDS: [&str; 12] = [
 const STATUSES: [(&str, usize); 6] =
     [("paid", 60), ("sent", 20), ("overdue", 10), ("void", 5), ("draft", 3), ("partially_paid", 2)];
 
-/// A small deterministic generator (SplitMix64), so every run loads the same data.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+/// Draws from the demo data's seeded generator, so every run loads the same data.
+fn below(rng: &mut Rng, n: usize) -> usize {
+    rng.below(n as u64) as usize
 }
 
 fn customer_id(c: usize) -> Uuid {
@@ -100,8 +91,8 @@ async fn load(db: &PgPool, org: Uuid, invoices: usize) -> Duration {
         for k in done..done + n {
             // Spread over three years in order, so created_at grows with k like real data.
             let day = start + Days::days((k * span / invoices) as i64);
-            let c = rng.below(CUSTOMERS);
-            let mut pick = rng.below(100);
+            let c = below(&mut rng, CUSTOMERS);
+            let mut pick = below(&mut rng, 100);
             let status = STATUSES
                 .iter()
                 .find(|(_, share)| {
@@ -111,22 +102,23 @@ async fn load(db: &PgPool, org: Uuid, invoices: usize) -> Duration {
                 })
                 .map_or("paid", |s| s.0);
             let id = Uuid::from_u128(0xb0b0_0000_0000_0000_0000_0000_0000_0000 | k as u128);
-            let total = 1_000 + rng.below(500_000) as i64;
+            let total = 1_000 + below(&mut rng, 500_000) as i64;
             let number = if status == "draft" {
                 "\\N".to_owned()
             } else {
                 format!("INV-{}-{:07}", day.format("%Y"), k + 1)
             };
-            let created = format!("{day} {:02}:{:02}:00+00", rng.below(24), rng.below(60));
+            let created =
+                format!("{day} {:02}:{:02}:00+00", below(&mut rng, 24), below(&mut rng, 60));
             rows.push_str(&format!(
                 "{id}\t{org}\t{cid}\tinvoice:{org}:{id}\t{number}\t{status}\tEUR\t{day}\t{due}\t{total}\t0\t0\t{total}\tCustomer {c} Ltd\tbilling{c}@customer{c}.example\tbench\t{created}\t{created}\n",
                 cid = customer_id(c),
                 due = day + Days::days(30),
             ));
-            let word = WORDS[rng.below(WORDS.len())];
+            let word = WORDS[below(&mut rng, WORDS.len())];
             lines.push_str(&format!(
                 "{id}\t1\t{org}\t{word} for project P{:05}\t1\t{total}\t{total}\n",
-                rng.below(20_000)
+                below(&mut rng, 20_000)
             ));
         }
         copy(
