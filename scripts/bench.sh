@@ -22,7 +22,7 @@ ensure_postgres "$base_url"
 say "building"
 cargo build --locked --workspace --all-targets
 # --workspace (not -p) so features resolve as in every other build and nothing is rebuilt.
-cargo test --locked --no-run -q --workspace --bench pdf --bench e2e --bench search
+cargo test --locked --no-run -q --workspace --bench pdf --bench runs
 
 say "PDF rendering"
 CHROMIUM="$CHROMIUM" cargo test --locked -q --workspace --bench pdf
@@ -69,11 +69,11 @@ for mode in memory sqlite; do
   BENCH_LABEL=" (Temporal $([ "$mode" = sqlite ] && echo "SQLite file" || echo "in memory"))" \
   BENCH_API_URL="http://$API_ADDR" BENCH_DATABASE_URL="$DATABASE_URL" \
   BENCH_API_PID="$API_PID" BENCH_WORKER_PID="$WORKER_PID" \
-    cargo test --locked -q --workspace --bench e2e
+    cargo test --locked -q --workspace --bench runs -- e2e
   stop_all
 done
 
 say "search over ${SEARCH_INVOICES:-1000000} invoices"
 start_stack invoices_search ""
 BENCH_API_URL="http://$API_ADDR" BENCH_DATABASE_URL="$DATABASE_URL" \
-  cargo test --locked -q --workspace --bench search
+  cargo test --locked -q --workspace --bench runs -- search

@@ -4,7 +4,7 @@
 # moments, the dev server is restarted once and the API aborts itself between accepting an
 # invoice and starting its workflow (its fault hook, FAULT_CRASH_EVERY). Then it checks that
 # every invoice ended where it should, with one invoice email each, no payment twice, and rows
-# and workflows matching one to one (tests/benches/chaos.rs), and prints the counts.
+# and workflows matching one to one (tests/benches/runs/chaos.rs), and prints the counts.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -14,7 +14,7 @@ ensure_postgres "$base_url"
 
 say "building"
 cargo build --locked --workspace --all-targets
-cargo test --locked --no-run -q --workspace --bench chaos
+cargo test --locked --no-run -q --workspace --bench runs
 
 work="$ROOT/target/chaos"
 rm -rf "$work"; mkdir -p "$work"
@@ -45,7 +45,7 @@ psql "${base_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS invoices_chaos" >/de
 target/debug/invoice-api migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; die "migration failed"; }
 
 say "chaos: $CHAOS_INVOICES invoices, worker kills, a Temporal restart, API crashes (logs: $work)"
-if ! cargo test --locked -q --workspace --bench chaos; then
+if ! cargo test --locked -q --workspace --bench runs -- chaos; then
   tail -n 5 "$work/api.log" "$work/worker.log" "$work/temporal.log" >&2 || true
   die "the chaos run found problems; logs in $work"
 fi

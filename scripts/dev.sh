@@ -67,7 +67,9 @@ else
 fi
 
 say "building the API and the worker"
-cargo build --locked --bin invoice-api --bin invoice-worker
+# With the development tools (the demo data), and features resolved as in `make test`'s build,
+# so the two share one build of the dependency tree.
+cargo build --locked --workspace --bins --features invoice-api/dev-tools,invoice-worker/dev-tools
 build_frontend
 say "migrating $DATABASE_URL"
 target/debug/invoice-api migrate

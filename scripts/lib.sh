@@ -212,3 +212,29 @@ ensure_chromium() {
   fi
   [ -x "$CHROMIUM" ] || die "chromium was installed but $CHROMIUM is missing; set CHROMIUM."
 }
+
+# sqlx-cli (`cargo sqlx`), the version of the sqlx the workspace uses, installed when missing.
+SQLX_CLI_VERSION=0.9.0
+ensure_sqlx_cli() {
+  if cargo-sqlx sqlx --version 2>/dev/null | grep -q " $SQLX_CLI_VERSION"; then return 0; fi
+  say "installing sqlx-cli $SQLX_CLI_VERSION (cargo install)"
+  cargo install --quiet --locked sqlx-cli --version "$SQLX_CLI_VERSION" \
+    --no-default-features --features postgres,rustls || die "cargo install sqlx-cli failed"
+}
+
+# sqlx_prepare [--check]: `cargo sqlx prepare` over a scratch database migrated from
+# migrations/: writes .sqlx/ (the offline query cache every build reads), or with --check fails
+# if .sqlx/ is not what the queries need. Its compilation is a normal build of every target
+# (scripts/cargo-build-for-check), in the caller's environment (RUSTC_WORKSPACE_WRAPPER), so it
+# is `make test`'s build itself rather than a second, check-mode compilation of the tree.
+sqlx_prepare() {
+  ensure_sqlx_cli
+  local base="${SQLX_PREPARE_SERVER:-postgres://postgres@127.0.0.1:5432}" db="invoices_sqlx_prepare"
+  ensure_postgres "$base/postgres"
+  psql -q "$base/postgres" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+  cargo-sqlx sqlx migrate run --source "$ROOT/migrations" --database-url "$base/$db" >/dev/null \
+    || die "migrating the scratch database $db failed"
+  CARGO="$ROOT/scripts/cargo-build-for-check" DATABASE_URL="$base/$db" \
+    cargo-sqlx sqlx prepare --workspace "$@" -- --workspace --all-targets --locked
+  psql -q "$base/postgres" -c "DROP DATABASE $db" >/dev/null
+}

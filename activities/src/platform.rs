@@ -1,9 +1,9 @@
-//! `PlatformActivities`: the platform's activity implementer. It holds no clients yet; the
-//! invoice activities will add theirs as fields, constructed once by the worker.
+//! `PlatformActivities`: the `ping` activity of the development tools (`PingWorkflow`, the
+//! worker's start-up test and the benchmark's ceiling). Production builds leave it out.
 
 use std::sync::Arc;
 
-use invoice_workflows::contracts::{PingInput, PingOutput};
+use invoice_workflows::ping::{PingInput, PingOutput};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tracing::instrument;
@@ -13,7 +13,7 @@ use tracing::instrument;
 pub struct PlatformActivities {}
 
 impl PlatformActivities {
-    /// Activities with no injected clients yet.
+    /// The ping needs no clients.
     pub fn new() -> Self {
         Self::default()
     }
@@ -22,7 +22,7 @@ impl PlatformActivities {
 #[activities]
 impl PlatformActivities {
     /// Answers a ping without touching anything, so its latency is the platform's own overhead.
-    #[activity(definition = invoice_workflows::contracts::Ping)]
+    #[activity(definition = invoice_workflows::ping::Ping)]
     #[instrument(name = "ping", skip_all, fields(attempt = ctx.info().attempt))]
     pub async fn ping(
         self: Arc<Self>,
@@ -36,7 +36,7 @@ impl PlatformActivities {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use invoice_workflows::contracts::Ping;
+    use invoice_workflows::ping::Ping;
     use temporalio_common::ActivityDefinition;
 
     #[test]

@@ -3,7 +3,8 @@
 
 use std::net::SocketAddr;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+pub use invoice_service::{LogFormat, TemporalArgs};
 use secrecy::SecretString;
 
 #[derive(Debug, Clone, Parser)]
@@ -24,7 +25,9 @@ pub enum Command {
     /// Print the OpenAPI document and exit.
     Openapi,
     /// Fill the demo organisation with deterministic invoices, payments and page views (for the
-    /// dashboard), creating it and its owner if missing. Running it again changes nothing.
+    /// dashboard), creating it and its owner if missing. Running it again changes nothing. A
+    /// development tool: only in builds with the `dev-tools` feature.
+    #[cfg(feature = "dev-tools")]
     DemoData(crate::demo::DemoArgs),
 }
 
@@ -46,8 +49,10 @@ pub struct Config {
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
 
+    /// Temporal: address, namespace and task queue as flags; TLS, API key and profiles from
+    /// the SDK's standard `TEMPORAL_*` variables (see `invoice_service::temporal`).
     #[command(flatten)]
-    pub temporal: TemporalConfig,
+    pub temporal: TemporalArgs,
 
     #[command(flatten)]
     pub auth: AuthConfig,
@@ -67,25 +72,6 @@ pub struct Config {
     /// Log output: `json`, `pretty`, or `auto` (JSON unless stdout is a terminal).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "auto")]
     pub log_format: LogFormat,
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct TemporalConfig {
-    /// Temporal frontend address.
-    #[arg(
-        long = "temporal-address",
-        env = "TEMPORAL_ADDRESS",
-        default_value = "http://127.0.0.1:7233"
-    )]
-    pub address: String,
-
-    /// Temporal namespace.
-    #[arg(long = "temporal-namespace", env = "TEMPORAL_NAMESPACE", default_value = "default")]
-    pub namespace: String,
-
-    /// Task queue the invoice workflows run on.
-    #[arg(long = "temporal-task-queue", env = "TEMPORAL_TASK_QUEUE", default_value = "invoices")]
-    pub task_queue: String,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -156,13 +142,6 @@ pub struct WebConfig {
     /// Base URL of the Temporal UI (e.g. `http://127.0.0.1:8233`), for "open in Temporal UI".
     #[arg(long = "temporal-ui-url", env = "TEMPORAL_UI_URL")]
     pub temporal_ui_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Auto,
-    Json,
-    Pretty,
 }
 
 impl AuthConfig {

@@ -55,7 +55,7 @@ pub enum ApiError {
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: &'static str, message: String, details: Option<Value> },
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
@@ -92,7 +92,7 @@ impl ApiError {
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict { code, message: message.into() }
+        Self::Conflict { code, message: message.into(), details: None }
     }
 
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
@@ -129,8 +129,8 @@ impl ApiError {
         let (code, message, details): (&str, String, Option<Value>) = match self {
             Self::BadRequest { code, message }
             | Self::Unauthorized { code, message }
-            | Self::Conflict { code, message }
             | Self::Unprocessable { code, message } => (code, message.clone(), None),
+            Self::Conflict { code, message, details } => (code, message.clone(), details.clone()),
             Self::Forbidden { message } => ("forbidden", message.clone(), None),
             Self::NotFound { message } => ("not_found", message.clone(), None),
             Self::MethodNotAllowed => {

@@ -5,9 +5,12 @@
 //! Off unless `FAULT_CRASH_EVERY=<n>` is set: then every n-th invoice creation aborts the
 //! process at `FAULT_CRASH_AT` (`before_workflow_start`, the default: the request is accepted
 //! and validated, its customer stored, its workflow not started; or `after_workflow_start`: the
-//! workflow runs but the client never hears of it). Never set these in production.
+//! workflow runs but the client never hears of it). A development tool: builds without the
+//! `dev-tools` feature (production's) contain none of it.
 
+#[cfg(feature = "dev-tools")]
 use std::sync::OnceLock;
+#[cfg(feature = "dev-tools")]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where in `POST /api/invoices` the process may die.
@@ -17,11 +20,13 @@ pub enum CrashPoint {
     AfterWorkflowStart,
 }
 
+#[cfg(feature = "dev-tools")]
 struct Plan {
     every: u64,
     at: CrashPoint,
 }
 
+#[cfg(feature = "dev-tools")]
 fn plan() -> Option<&'static Plan> {
     static PLAN: OnceLock<Option<Plan>> = OnceLock::new();
     PLAN.get_or_init(|| {
@@ -37,7 +42,12 @@ fn plan() -> Option<&'static Plan> {
     .as_ref()
 }
 
+/// Does nothing: production builds have no fault injection.
+#[cfg(not(feature = "dev-tools"))]
+pub fn maybe_crash(_point: CrashPoint) {}
+
 /// Aborts the process here if the fault plan says this is the n-th pass.
+#[cfg(feature = "dev-tools")]
 pub fn maybe_crash(point: CrashPoint) {
     static PASSES: AtomicU64 = AtomicU64::new(0);
     let Some(plan) = plan().filter(|p| p.at == point) else { return };

@@ -55,7 +55,7 @@ async fn ready(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<Rea
         Ok(Err(err)) => format!("error: {err}"),
         Err(_) => "error: timed out".to_owned(),
     };
-    let temporal = match state.temporal.check().await {
+    let temporal = match state.runs.check().await {
         Ok(()) => "ok".to_owned(),
         Err(err) => format!("error: {err}"),
     };

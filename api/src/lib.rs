@@ -6,7 +6,9 @@ pub mod analytics;
 pub mod auth;
 pub mod config;
 pub mod customers;
+#[cfg(feature = "dev-tools")]
 pub mod demo;
+mod documents;
 pub mod error;
 pub mod extract;
 pub mod fault;
@@ -18,9 +20,8 @@ pub mod ops;
 pub mod org;
 pub mod pagination;
 pub mod payments;
+pub mod runs;
 pub mod state;
-pub mod telemetry;
-pub mod temporal;
 pub mod web;
 
 use std::sync::Arc;
@@ -30,6 +31,8 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{HeaderName, Request, Response};
 use axum::response::IntoResponse;
+use invoice_service::TemporalSettings;
+use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -39,8 +42,8 @@ use tracing::Span;
 use crate::auth::jwt::JwtKeys;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::runs::InvoiceRuns;
 pub use crate::state::AppState;
-use crate::temporal::TemporalHandle;
 
 /// Migrations embedded at compile time, applied by `invoice-api migrate` and by tests.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -48,22 +51,24 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// Builds the state from configuration. Neither Postgres, Temporal nor S3 needs to be up yet:
 /// connections are made on first use, and `/ready` says when Postgres and Temporal answer.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
-    let db = PgPoolOptions::new()
-        .max_connections(config.database_max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy(&config.database_url)?;
+    let db =
+        invoice_service::database::pool(&config.database_url, config.database_max_connections)?;
+    build_state_on(config, db).await
+}
+
+/// [`build_state`] over a pool the caller made (tests: a fresh database per test).
+pub async fn build_state_on(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
     let jwt = JwtKeys::new(
         &config.auth.jwt_secret,
         Duration::from_secs(config.auth.access_token_ttl_secs),
     )?;
-    let temporal = TemporalHandle::new(&config.temporal.address, &config.temporal.namespace);
+    let temporal = TemporalSettings::load(&config.temporal)?;
     let store = invoice_storage::ObjectStore::from_config(&config.storage.config()).await?;
     Ok(AppState {
+        runs: InvoiceRuns::new(temporal, db.clone()),
         db,
         jwt: Arc::new(jwt),
         auth: Arc::new(config.auth.clone()),
-        temporal: Arc::new(temporal),
-        task_queue: config.temporal.task_queue.as_str().into(),
         store: Arc::new(store),
         payments: Arc::new(payments::PaymentSettings::from_config(&config.payments)),
         views: Arc::new(payments::ViewThrottle::default()),

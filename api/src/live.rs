@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use invoice_domain::InvoiceStatus;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -24,6 +25,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Query;
 use crate::state::AppState;
 
+/// The channel the triggers notify on.
 const CHANNEL: &str = "invoice_changes";
 /// Changes buffered per replica before a slow client is told to resynchronise.
 const BUFFER: usize = 1024;
@@ -33,12 +35,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(live))
 }
 
-/// What Postgres announces (the trigger in the live-updates migration writes this shape).
+/// What Postgres announces: the triggers of migrations 005 and 007 are the one producer on
+/// the channel, and write this shape.
 #[derive(Debug, Clone, Deserialize)]
 struct Notification {
     org: Uuid,
     invoice: Uuid,
-    status: Option<String>,
+    status: Option<InvoiceStatus>,
     what: String,
     at: Option<String>,
 }
@@ -51,8 +54,10 @@ pub enum LiveMessage {
     #[serde(rename_all = "camelCase")]
     InvoiceChanged {
         invoice_id: Uuid,
-        status: Option<String>,
-        /// `insert`, `update`, or the kind of the new timeline event (`email_sent`, ...).
+        /// The invoice's status now; none once it is deleted.
+        status: Option<InvoiceStatus>,
+        /// `insert`, `update`, `delete` (a draft was deleted), or the kind of the new timeline
+        /// event (`email_sent`, ...).
         what: String,
         at: Option<String>,
     },

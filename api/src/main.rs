@@ -1,25 +1,28 @@
 //! `invoice-api`: serves the HTTP API (and the built web app), or applies migrations, prints the
-//! OpenAPI document, or fills the demo organisation.
+//! OpenAPI document, or (in a `dev-tools` build) fills the demo organisation.
 
 use anyhow::Context;
 use clap::Parser;
 use invoice_api::config::{Cli, Command};
+use invoice_service::shutdown::ShutdownSignals;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = cli.config;
-    invoice_api::telemetry::init(config.log_format);
+    invoice_service::telemetry::init(config.log_format, "info,tower_http=info,sqlx=warn");
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
             invoice_api::migrate(&config.database_url).await.context("migrate the database")
         }
+        #[cfg(feature = "dev-tools")]
         Command::DemoData(args) => invoice_api::demo::run(&config, &args).await,
         Command::Openapi => {
             println!("{}", invoice_api::openapi::document().to_pretty_json()?);
             Ok(())
         }
         Command::Serve => {
+            let mut signals = ShutdownSignals::install().context("installing signal handlers")?;
             let state = invoice_api::build_state(&config).await?;
             let live = state.live.clone();
             let app = invoice_api::router(state, config.body_limit_bytes);
@@ -32,7 +35,8 @@ async fn main() -> anyhow::Result<()> {
                 app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
             )
             .with_graceful_shutdown(async move {
-                shutdown_signal().await;
+                let signal = signals.next().await;
+                tracing::info!(signal, "shutdown requested; finishing in-flight requests");
                 live.close_all();
             })
             .await?;
@@ -40,20 +44,4 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }

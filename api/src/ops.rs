@@ -7,24 +7,11 @@
 //! every activity is idempotent (the row, the number, the PDF, each email by its key), so what
 //! was done already is not done twice.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use invoice_workflows::InvoiceWorkflow;
-use invoice_workflows::invoice::messages::{ActorRequest, INVOICE_WORKFLOW_TYPE};
+use invoice_workflows::invoice::messages::ActorRequest;
 use serde::{Deserialize, Serialize};
-use temporalio_client::grpc::WorkflowService;
-use temporalio_client::tonic;
-use temporalio_client::{
-    WorkflowExecuteUpdateOptions, WorkflowExecutionStatus, WorkflowListOptions,
-};
-use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
-use temporalio_common::protos::temporal::api::enums::v1::EventType;
-use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    GetWorkflowExecutionHistoryRequest, ResetWorkflowExecutionRequest,
-};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -33,15 +20,47 @@ use uuid::Uuid;
 use crate::auth::{Auth, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldErrors};
 use crate::extract::{Json, Query};
-use crate::invoices::unavailable;
+use crate::runs::{InvoiceRun, RunError, RunFailure};
 use crate::state::AppState;
-use crate::temporal::TemporalError;
 
 /// Most invoices a bulk retry touches in one call; call again for the rest.
 const BULK_LIMIT: i64 = 500;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_workflows)).routes(routes!(retry))
+}
+
+/// What is wrong with an invoice's run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// A step failed for good; the run waits for a retry or a void.
+    NeedsAttention,
+    /// The run itself failed, timed out or was terminated.
+    Failed,
+    TimedOut,
+    Terminated,
+}
+
+impl Problem {
+    fn as_str(self) -> &'static str {
+        match self {
+            Problem::NeedsAttention => "needs attention",
+            Problem::Failed => "failed",
+            Problem::TimedOut => "timed out",
+            Problem::Terminated => "terminated",
+        }
+    }
+}
+
+impl From<RunFailure> for Problem {
+    fn from(failure: RunFailure) -> Self {
+        match failure {
+            RunFailure::Failed => Problem::Failed,
+            RunFailure::TimedOut => Problem::TimedOut,
+            RunFailure::Terminated => Problem::Terminated,
+        }
+    }
 }
 
 /// An invoice whose run needs someone.
@@ -51,9 +70,7 @@ pub struct TroubledRun {
     pub invoice_id: Uuid,
     pub number: Option<String>,
     pub client_name: String,
-    /// `needs_attention`, or the run's state: `failed`, `timed_out`, `terminated`.
-    #[schema(example = "needs_attention")]
-    pub problem: String,
+    pub problem: Problem,
     pub reason: Option<String>,
     pub workflow_id: String,
     pub since: DateTime<Utc>,
@@ -109,7 +126,7 @@ pub(crate) async fn list_workflows(
                 invoice_id: r.id,
                 number: r.number,
                 client_name: r.client_name,
-                problem: "needs_attention".into(),
+                problem: Problem::NeedsAttention,
                 reason: r.attention_reason,
                 workflow_id: r.workflow_id,
                 since: r.updated_at,
@@ -131,50 +148,30 @@ pub(crate) async fn list_workflows(
 }
 
 /// Closed invoice runs of the organisation that did not complete, with their invoices.
-async fn failed_runs(state: &AppState, org_id: Uuid) -> Result<Vec<TroubledRun>, TemporalError> {
-    let client = state.temporal.client().await?;
-    let query = format!(
-        "WorkflowType = '{INVOICE_WORKFLOW_TYPE}' AND ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated')"
-    );
-    let prefix = invoice_workflows::invoice_workflow_id(&org_id.to_string(), "");
-    let options = WorkflowListOptions::builder().limit(BULK_LIMIT as usize).build();
-    let mut stream = client.list_workflows(query, options);
-    let mut runs: BTreeMap<String, (String, DateTime<Utc>)> = BTreeMap::new();
-    while let Some(run) = stream.next().await {
-        let run = run.map_err(|e| TemporalError::Rpc(tonic::Code::Unknown, e.to_string()))?;
-        if !run.id().starts_with(&prefix) {
-            continue;
-        }
-        let problem = match run.status() {
-            WorkflowExecutionStatus::Failed => "failed",
-            WorkflowExecutionStatus::TimedOut => "timed_out",
-            WorkflowExecutionStatus::Terminated => "terminated",
-            _ => continue,
-        };
-        let since = run.close_time().map_or_else(Utc::now, DateTime::<Utc>::from);
-        runs.insert(run.id().to_owned(), (problem.to_owned(), since));
-    }
-    let ids: Vec<String> = runs.keys().cloned().collect();
+async fn failed_runs(state: &AppState, org_id: Uuid) -> Result<Vec<TroubledRun>, RunError> {
+    let runs = state.runs.failed_runs(org_id.into(), BULK_LIMIT as usize).await?;
+    let ids: Vec<Uuid> = runs.keys().map(|id| id.uuid()).collect();
     let rows = sqlx::query!(
-        "SELECT id, number, client_name, workflow_id FROM invoices WHERE org_id = $1 AND workflow_id = ANY($2)",
+        "SELECT id, number, client_name, workflow_id FROM invoices WHERE org_id = $1 AND id = ANY($2)",
         org_id,
         &ids
     )
     .fetch_all(&state.db)
     .await
-    .map_err(|e| TemporalError::Rpc(tonic::Code::Internal, e.to_string()))?;
+    .map_err(|e| RunError::Internal(e.into()))?;
     Ok(rows
         .into_iter()
         .filter_map(|r| {
-            let (problem, since) = runs.get(&r.workflow_id)?.clone();
+            let (failure, since) = runs.get(&r.id.into())?;
+            let problem = Problem::from(*failure);
             Some(TroubledRun {
                 invoice_id: r.id,
                 number: r.number,
                 client_name: r.client_name,
-                reason: Some(format!("the workflow run {}", problem.replace('_', " "))),
+                reason: Some(format!("the workflow run {}", problem.as_str())),
                 problem,
                 workflow_id: r.workflow_id,
-                since,
+                since: *since,
             })
         })
         .collect())
@@ -237,24 +234,24 @@ pub(crate) async fn retry(
     }
     errors.into_result()?;
 
-    // The candidates: (invoice, workflow id, status in Postgres).
-    let candidates: Vec<(Uuid, String, String)> = if let Some(id) = req.invoice_id {
+    // The candidates: (invoice, what is wrong, as far as Postgres knows).
+    let candidates: Vec<(Uuid, Option<Problem>)> = if let Some(id) = req.invoice_id {
         let row = sqlx::query!(
-            "SELECT id, workflow_id, status FROM invoices WHERE org_id = $1 AND id = $2",
+            "SELECT id, status FROM invoices WHERE org_id = $1 AND id = $2",
             auth.org_id,
             id
         )
         .fetch_optional(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("Invoice"))?;
-        vec![(row.id, row.workflow_id, row.status)]
+        vec![(row.id, (row.status == "needs_attention").then_some(Problem::NeedsAttention))]
     } else {
         let pattern = filter.reason_contains.as_deref().map(|r| format!("%{r}%"));
-        let mut rows: Vec<(Uuid, String, String)> = Vec::new();
+        let mut rows: Vec<(Uuid, Option<Problem>)> = Vec::new();
         if kind != "failed" {
             rows.extend(
-                sqlx::query!(
-                    "SELECT id, workflow_id, status FROM invoices
+                sqlx::query_scalar!(
+                    "SELECT id FROM invoices
                      WHERE org_id = $1 AND status = 'needs_attention'
                        AND ($2::uuid IS NULL OR customer_id = $2)
                        AND ($3::text IS NULL OR attention_reason ILIKE $3)
@@ -267,15 +264,15 @@ pub(crate) async fn retry(
                 .fetch_all(&state.db)
                 .await?
                 .into_iter()
-                .map(|r| (r.id, r.workflow_id, r.status)),
+                .map(|id| (id, Some(Problem::NeedsAttention))),
             );
         }
         if kind != "needs_attention" && pattern.is_none() {
-            let failed = failed_runs(&state, auth.org_id).await.map_err(unavailable)?;
+            let failed = failed_runs(&state, auth.org_id).await?;
             let wanted: Vec<Uuid> = failed.iter().map(|f| f.invoice_id).collect();
             rows.extend(
-                sqlx::query!(
-                    "SELECT id, workflow_id, status FROM invoices
+                sqlx::query_scalar!(
+                    "SELECT id FROM invoices
                      WHERE org_id = $1 AND id = ANY($2) AND ($3::uuid IS NULL OR customer_id = $3)",
                     auth.org_id,
                     &wanted,
@@ -284,46 +281,41 @@ pub(crate) async fn retry(
                 .fetch_all(&state.db)
                 .await?
                 .into_iter()
-                .map(|r| (r.id, r.workflow_id, "failed".to_owned())),
+                .map(|id| (id, Some(Problem::Failed))),
             );
         }
         rows
     };
 
-    let client = state.temporal.client().await.map_err(unavailable)?;
-    let actor = crate::invoices::actor(&auth);
+    let actor = auth.actor();
     let mut outcome = RetryOutcome { retried: 0, skipped: Vec::new() };
-    for (invoice_id, workflow_id, status) in candidates {
+    for (invoice_id, problem) in candidates {
+        let run = InvoiceRun::new(auth.org_id, invoice_id);
         // A single invoice that is not parked is retryable only if its run failed.
-        let status = if status == "needs_attention" || status == "failed" {
-            status
-        } else {
-            match crate::temporal::describe_workflow(&client, &workflow_id).await {
-                Ok(d) if is_failed(d.status()) => "failed".to_owned(),
-                Ok(_) => status,
-                Err(err) => return Err(unavailable(err)),
-            }
+        let problem = match problem {
+            Some(problem) => Some(problem),
+            None => state.runs.run_failure(run).await?.map(Problem::from),
         };
-        let result = if status == "needs_attention" {
-            let handle = client.get_workflow_handle::<InvoiceWorkflow>(&workflow_id);
-            let request = ActorRequest { actor: actor.clone(), reason: Some("ops retry".into()) };
-            handle
-                .execute_update(
-                    InvoiceWorkflow::retry,
-                    request,
-                    WorkflowExecuteUpdateOptions::default(),
-                )
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
-        } else if status == "failed" {
-            reset_to_start(&client, state.temporal.namespace(), &workflow_id, &actor).await
-        } else {
-            Err(format!("the invoice is {status}: nothing failed, nothing to retry"))
+        let result = match problem {
+            Some(Problem::NeedsAttention) => {
+                let request =
+                    ActorRequest { actor: actor.clone(), reason: Some("ops retry".into()) };
+                state.runs.update(run, || InvoiceWorkflow::retry, request, None).await.map(drop)
+            }
+            Some(_) => state.runs.reset_to_start(run, &actor).await,
+            None => Err(RunError::Refused {
+                code: None,
+                message: "nothing failed, nothing to retry".into(),
+            }),
         };
         match result {
             Ok(()) => outcome.retried += 1,
-            Err(reason) => outcome.skipped.push(RetrySkipped { invoice_id, reason }),
+            Err(error @ (RunError::Unavailable(_) | RunError::Internal(_))) => {
+                return Err(error.into());
+            }
+            Err(error) => {
+                outcome.skipped.push(RetrySkipped { invoice_id, reason: skip_reason(&error) })
+            }
         }
     }
     if req.invoice_id.is_some() && outcome.retried == 0 {
@@ -333,57 +325,10 @@ pub(crate) async fn retry(
     Ok(Json(outcome))
 }
 
-/// Resets a closed, failed run to its first workflow task: the invoice runs again from the
-/// start in a new run of the same workflow id, its idempotent activities skipping what is done.
-async fn reset_to_start(
-    client: &temporalio_client::Client,
-    namespace: &str,
-    workflow_id: &str,
-    actor: &str,
-) -> Result<(), String> {
-    let mut svc = client.clone();
-    let execution =
-        WorkflowExecution { workflow_id: workflow_id.to_owned(), run_id: String::new() };
-    let history = WorkflowService::get_workflow_execution_history(
-        &mut svc,
-        tonic::Request::new(GetWorkflowExecutionHistoryRequest {
-            namespace: namespace.to_owned(),
-            execution: Some(execution.clone()),
-            maximum_page_size: 20,
-            ..Default::default()
-        }),
-    )
-    .await
-    .map_err(|s| s.message().to_owned())?
-    .into_inner();
-    let first_task = history
-        .history
-        .iter()
-        .flat_map(|h| h.events.iter())
-        .find(|e| e.event_type() == EventType::WorkflowTaskCompleted)
-        .map(|e| e.event_id)
-        .ok_or_else(|| "the run never completed a workflow task; it cannot be reset".to_owned())?;
-    WorkflowService::reset_workflow_execution(
-        &mut svc,
-        tonic::Request::new(ResetWorkflowExecutionRequest {
-            namespace: namespace.to_owned(),
-            workflow_execution: Some(execution),
-            reason: format!("ops retry by {actor}"),
-            workflow_task_finish_event_id: first_task,
-            request_id: Uuid::new_v4().to_string(),
-            ..Default::default()
-        }),
-    )
-    .await
-    .map(drop)
-    .map_err(|s| s.message().to_owned())
-}
-
-fn is_failed(status: WorkflowExecutionStatus) -> bool {
-    matches!(
-        status,
-        WorkflowExecutionStatus::Failed
-            | WorkflowExecutionStatus::TimedOut
-            | WorkflowExecutionStatus::Terminated
-    )
+/// Why an invoice was skipped, for the ops screen.
+fn skip_reason(error: &RunError) -> String {
+    match error {
+        RunError::Refused { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
 }

@@ -10,16 +10,15 @@ use crate::auth::jwt::JwtKeys;
 use crate::config::{AuthConfig, WebConfig};
 use crate::live::LiveHub;
 use crate::payments::{PaymentSettings, ViewThrottle};
-use crate::temporal::TemporalHandle;
+use crate::runs::InvoiceRuns;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub db: PgPool,
     pub jwt: Arc<JwtKeys>,
     pub auth: Arc<AuthConfig>,
-    pub temporal: Arc<TemporalHandle>,
-    /// Task queue the invoice workflows are started on.
-    pub task_queue: Arc<str>,
+    /// Every call to the invoice workflows.
+    pub runs: InvoiceRuns,
     /// Where rendered PDFs are (written by the worker, read here).
     pub store: Arc<ObjectStore>,
     /// The payment provider's webhook secret; whether the test checkout is served.

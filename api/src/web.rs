@@ -30,15 +30,33 @@ pub struct AppConfig {
     /// Base URL of the Temporal UI, for support's "open in Temporal UI" link; null when unset.
     pub temporal_ui_url: Option<String>,
     pub temporal_namespace: String,
+    /// Every currency invoices may be in, with the digits of its minor unit (ISO 4217): the
+    /// one table the server computes with, so the web app shows amounts the way they are stored.
+    pub currencies: Vec<CurrencyInfo>,
+}
+
+/// A currency and its minor unit.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrencyInfo {
+    #[schema(example = "HUF")]
+    pub code: &'static str,
+    /// Digits after the decimal point: 2 for HUF and EUR, 0 for JPY, 3 for KWD.
+    #[schema(example = 2)]
+    pub exponent: u8,
 }
 
 /// The web app's settings (public: no secrets).
 #[utoipa::path(get, path = "/api/app-config", tag = "health",
     responses((status = 200, body = AppConfig)))]
 pub(crate) async fn app_config(State(state): State<AppState>) -> Json<AppConfig> {
+    let currencies = invoice_domain::Currency::all()
+        .map(|c| CurrencyInfo { code: c.code(), exponent: c.exponent() })
+        .collect();
     Json(AppConfig {
         temporal_ui_url: state.web.temporal_ui_url.clone(),
-        temporal_namespace: state.temporal.namespace().to_owned(),
+        temporal_namespace: state.runs.namespace().to_owned(),
+        currencies,
     })
 }
 

@@ -7,61 +7,33 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::kinds::named_enum;
+
 use crate::money::{Decimal4, MAX_AMOUNT_MINOR, MoneyError, mul_div_round};
 
-/// The lifecycle states of an invoice (see the lifecycle in shared/DESIGN.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InvoiceStatus {
-    /// Editable; waits for `finalize`.
-    Draft,
-    /// Finalized (numbered, frozen); PDF and email under way.
-    Open,
-    /// The invoice email was accepted by the provider.
-    Sent,
-    /// Past its due date with something still due.
-    Overdue,
-    /// Some, not all, of the total was paid.
-    PartiallyPaid,
-    Paid,
-    Void,
-    /// A step failed for good; waits for ops `retry` or `void`.
-    NeedsAttention,
-    /// A paid invoice whose payment was refunded in full.
-    Refunded,
-}
+named_enum!(
+    /// The lifecycle states of an invoice (see the lifecycle in shared/DESIGN.md).
+    InvoiceStatus, "invoice status" {
+        /// Editable; waits for `finalize`.
+        Draft => "draft",
+        /// Finalized (numbered, frozen); PDF and email under way.
+        Open => "open",
+        /// The invoice email was accepted by the provider.
+        Sent => "sent",
+        /// Past its due date with something still due.
+        Overdue => "overdue",
+        /// Some, not all, of the total was paid.
+        PartiallyPaid => "partially_paid",
+        Paid => "paid",
+        Void => "void",
+        /// A step failed for good; waits for ops `retry` or `void`.
+        NeedsAttention => "needs_attention",
+        /// A paid invoice whose payment was refunded in full.
+        Refunded => "refunded",
+    }
+);
 
 impl InvoiceStatus {
-    pub const ALL: [InvoiceStatus; 9] = [
-        InvoiceStatus::Draft,
-        InvoiceStatus::Open,
-        InvoiceStatus::Sent,
-        InvoiceStatus::Overdue,
-        InvoiceStatus::PartiallyPaid,
-        InvoiceStatus::Paid,
-        InvoiceStatus::Void,
-        InvoiceStatus::NeedsAttention,
-        InvoiceStatus::Refunded,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InvoiceStatus::Draft => "draft",
-            InvoiceStatus::Open => "open",
-            InvoiceStatus::Sent => "sent",
-            InvoiceStatus::Overdue => "overdue",
-            InvoiceStatus::PartiallyPaid => "partially_paid",
-            InvoiceStatus::Paid => "paid",
-            InvoiceStatus::Void => "void",
-            InvoiceStatus::NeedsAttention => "needs_attention",
-            InvoiceStatus::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == s)
-    }
-
     /// No further payments, reminders or emails can follow.
     pub fn is_final(self) -> bool {
         matches!(self, InvoiceStatus::Paid | InvoiceStatus::Void | InvoiceStatus::Refunded)
@@ -192,7 +164,7 @@ mod tests {
 
     #[test]
     fn statuses_round_trip() {
-        for s in InvoiceStatus::ALL {
+        for &s in InvoiceStatus::ALL {
             assert_eq!(InvoiceStatus::parse(s.as_str()), Some(s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }

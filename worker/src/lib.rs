@@ -1,18 +1,16 @@
-//! The worker as a library: connect to Temporal and build a worker with every workflow and
-//! activity registered. The binary wires these to config, telemetry and signals; integration
-//! tests use the same functions so they exercise exactly what production runs.
+//! The worker as a library: build a worker with every workflow and activity registered. The
+//! binary wires it to config, telemetry and signals; integration tests use the same function
+//! so they exercise exactly what production runs.
 
-mod connection;
 pub mod providers;
 
 use std::time::Duration;
 
-use invoice_activities::{InvoiceActivities, PlatformActivities};
-use invoice_workflows::{InvoiceWorkflow, PingWorkflow};
+use invoice_activities::InvoiceActivities;
+use invoice_workflows::InvoiceWorkflow;
 use temporalio_client::Client;
 use temporalio_sdk::{Worker, WorkerCreateError, WorkerOptions, WorkflowRegistrationError};
 
-pub use connection::{ConnectError, TemporalConfig, connect, connect_with_retry, parse_address};
 pub use temporalio_sdk::Runtime;
 
 /// How long in-flight activities may run on after shutdown starts before they are cancelled.
@@ -39,7 +37,8 @@ pub enum BuildWorkerError {
     Create(#[from] WorkerCreateError),
 }
 
-/// Builds a worker polling `task_queue` with all workflows and the given activities registered.
+/// Builds a worker polling `task_queue` with the invoice workflow and its activities registered
+/// (and, in a `dev-tools` build, `PingWorkflow` with its activity).
 ///
 /// The worker does nothing until [`Worker::run`] is awaited; that future is not `Send`, so run it
 /// on the task that owns the worker (the binary's main task) and stop it through
@@ -48,16 +47,16 @@ pub fn build_worker(
     runtime: &Runtime,
     client: Client,
     task_queue: &str,
-    activities: PlatformActivities,
     invoices: InvoiceActivities,
 ) -> Result<Worker, BuildWorkerError> {
     let options = WorkerOptions::new(task_queue)
         .graceful_shutdown_period(GRACEFUL_SHUTDOWN_PERIOD)
         .max_cached_workflows(CACHED_WORKFLOWS)
-        .register_activities(activities)
-        .register_activities(invoices)
-        .register_workflow::<PingWorkflow>()?
-        .register_workflow::<InvoiceWorkflow>()?
-        .build();
+        .register_activities(invoices);
+    #[cfg(feature = "dev-tools")]
+    let options = options
+        .register_activities(invoice_activities::PlatformActivities::new())
+        .register_workflow::<invoice_workflows::ping::PingWorkflow>()?;
+    let options = options.register_workflow::<InvoiceWorkflow>()?.build();
     Ok(Worker::new(runtime, client, options)?)
 }

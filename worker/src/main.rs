@@ -1,34 +1,28 @@
 //! The worker binary: config -> telemetry -> Temporal client -> register workflows and
 //! activities -> poll until SIGTERM/SIGINT, then drain and exit 0.
 
-mod telemetry;
-
 use std::{process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use clap::Parser;
-use invoice_activities::PlatformActivities;
+use invoice_service::shutdown::ShutdownSignals;
+use invoice_service::temporal::connect_with_retry;
+use invoice_service::{LogFormat, TemporalArgs, TemporalSettings};
 use invoice_worker::providers::ProviderConfig;
-use invoice_worker::{Runtime, TemporalConfig, build_worker, connect_with_retry};
+use invoice_worker::{Runtime, build_worker};
 use temporalio_sdk::runtime::RuntimeOptions;
-use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{error, info, warn};
 
-use crate::telemetry::LogFormat;
+/// Bound on one connection attempt (TCP connect, then the namespace check), so an address that
+/// drops packets fails an attempt instead of hanging it.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs the invoice workflows and activities.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Config {
-    /// Temporal frontend, `host:port` or URL.
-    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233")]
-    temporal_address: String,
-    /// Temporal namespace.
-    #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
-    temporal_namespace: String,
-    /// Task queue to poll.
-    #[arg(long, env = "TEMPORAL_TASK_QUEUE", default_value = invoice_workflows::TASK_QUEUE)]
-    temporal_task_queue: String,
+    #[command(flatten)]
+    temporal: TemporalArgs,
     /// How long to keep retrying while Temporal is not reachable at start-up, in seconds.
     #[arg(long, env = "TEMPORAL_CONNECT_TIMEOUT_SECS", default_value_t = 60)]
     temporal_connect_timeout_secs: u64,
@@ -42,10 +36,7 @@ struct Config {
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    if let Err(error) = telemetry::init(config.log_format) {
-        eprintln!("invoice-worker: {error:#}");
-        return ExitCode::FAILURE;
-    }
+    invoice_service::telemetry::init(config.log_format, "info");
     crash_on_panic();
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -73,14 +64,13 @@ fn crash_on_panic() {
 async fn run(config: Config) -> anyhow::Result<()> {
     // Installed before connecting so that a stop request while we wait for Temporal is a clean
     // exit rather than the default signal disposition killing the process.
-    let mut signals = ShutdownSignals::install()?;
+    let mut signals = ShutdownSignals::install().context("installing the signal handlers")?;
 
-    let temporal =
-        TemporalConfig { address: config.temporal_address, namespace: config.temporal_namespace };
+    let temporal = TemporalSettings::load(&config.temporal)?;
     let budget = Duration::from_secs(config.temporal_connect_timeout_secs);
-    info!(address = %temporal.address, namespace = %temporal.namespace, "connecting to Temporal");
+    info!(address = %temporal.address, namespace = %temporal.namespace, tls = temporal.tls, "connecting to Temporal");
     let client = tokio::select! {
-        client = connect_with_retry(&temporal, budget) => client?,
+        client = connect_with_retry(&temporal, ATTEMPT_TIMEOUT, budget) => client?,
         signal = signals.next() => {
             info!(signal, "shutdown requested before Temporal was reachable; exiting");
             return Ok(());
@@ -90,13 +80,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default())
         .context("starting the Temporal runtime")?;
     let invoices = config.providers.build().await.context("setting up the providers")?;
-    let mut worker = build_worker(
-        &runtime,
-        client,
-        &config.temporal_task_queue,
-        PlatformActivities::new(),
-        invoices,
-    )?;
+    let mut worker = build_worker(&runtime, client, &temporal.task_queue, invoices)?;
 
     // `Worker::run` is not `Send`, so it stays on this task and the signal watcher moves to
     // its own; initiating shutdown makes `run` stop polling, finish in-flight tasks and return.
@@ -110,35 +94,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         std::process::exit(1);
     });
 
-    info!(
-        task_queue = %config.temporal_task_queue,
-        namespace = %temporal.namespace,
-        "polling task queue"
-    );
+    info!(task_queue = %temporal.task_queue, namespace = %temporal.namespace, "polling task queue");
     worker.run().await.context("worker stopped with an error")?;
     info!("worker shut down cleanly");
     Ok(())
-}
-
-/// SIGTERM (orchestrators) and SIGINT (Ctrl-C in `make dev`).
-struct ShutdownSignals {
-    terminate: Signal,
-    interrupt: Signal,
-}
-
-impl ShutdownSignals {
-    fn install() -> anyhow::Result<Self> {
-        Ok(Self {
-            terminate: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
-            interrupt: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
-        })
-    }
-
-    /// Waits for the next shutdown signal and names it.
-    async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.terminate.recv() => "SIGTERM",
-            _ = self.interrupt.recv() => "SIGINT",
-        }
-    }
 }

@@ -2,7 +2,6 @@
 //! environment, and building the invoice activities from it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -12,7 +11,6 @@ use invoice_activities::payments::{Payments, PaymentsConfig, StripeConfig};
 use invoice_activities::pdf::PdfRenderer;
 use invoice_activities::storage::{ObjectStore, StorageArgs};
 use secrecy::ExposeSecret as _;
-use sqlx::postgres::PgPoolOptions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EmailBackend {
@@ -69,10 +67,7 @@ impl ProviderConfig {
     /// Builds the invoice activities. Nothing here needs the providers to be up yet: the pool
     /// connects lazily and the mailer and store connect on first use.
     pub async fn build(&self) -> anyhow::Result<InvoiceActivities> {
-        let db = PgPoolOptions::new()
-            .max_connections(self.database_max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy(&self.database_url)
+        let db = invoice_service::database::pool(&self.database_url, self.database_max_connections)
             .context("DATABASE_URL")?;
         let store =
             ObjectStore::from_config(&self.storage.config()).await.context("object storage")?;

@@ -5,14 +5,13 @@
 //! history, so the worker (which registers these types) and the API (which starts them by name)
 //! both depend on this crate without pulling in any runtime.
 
-pub mod contracts;
 pub mod ids;
 pub mod invoice;
+#[cfg(feature = "dev-tools")]
 pub mod ping;
 
-pub use ids::{invoice_workflow_id, parse_invoice_workflow_id};
+pub use ids::{invoice_workflow_id, org_workflow_prefix, parse_invoice_workflow_id};
 pub use invoice::InvoiceWorkflow;
-pub use ping::{PING_WORKFLOW_TYPE, PingWorkflow};
 
 /// The task queue every invoice workflow and activity runs on.
 pub const TASK_QUEUE: &str = "invoices";

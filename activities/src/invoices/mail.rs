@@ -1,10 +1,9 @@
 //! The invoice emails (invoice, reminder, receipt): what they say, and sending each at most once
 //! per idempotency key, remembered in `email_sends`.
 
-use invoice_domain::{Currency, format_amount};
-use invoice_workflows::invoice::messages::{EmailKind, SendEmailInput, SentEmail};
+use invoice_domain::{Currency, EmailKind, format_amount};
+use invoice_workflows::invoice::activities::{SendEmailInput, SentEmail};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::records::RecordError;
 use crate::email::{Attachment, EmailError, Mailer, Message};
@@ -45,10 +44,7 @@ pub async fn send(
     req: &SendEmailInput,
     hosted_url: impl Fn(&str) -> String,
 ) -> Result<SentEmail, SendError> {
-    let org_id: Uuid =
-        req.org_id.parse().map_err(|_| RecordError::Permanent("bad org id".into()))?;
-    let invoice_id: Uuid =
-        req.invoice_id.parse().map_err(|_| RecordError::Permanent("bad invoice id".into()))?;
+    let (org_id, invoice_id) = (req.org_id.uuid(), req.invoice_id.uuid());
     if let Some(done) = previous_send(db, &req.idempotency_key).await? {
         return Ok(done);
     }
@@ -140,10 +136,7 @@ pub async fn send(
         attachments,
         idempotency_key: req.idempotency_key.clone(),
     };
-    let kind = serde_json::to_value(req.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let kind = req.kind.as_str();
     // Claim the key first, committed, so that a worker dying during the provider call leaves a
     // trace; a concurrent or later attempt that loses the claim reads what the winner recorded.
     let claimed = sqlx::query!(

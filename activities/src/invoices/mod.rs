@@ -8,10 +8,11 @@ pub mod records;
 
 use std::sync::Arc;
 
-use invoice_workflows::invoice::messages::{
-    CheckoutInput, CheckoutSession, CreateRecordInput, FinalizeInput, Finalized, InvoiceRecord,
-    InvoiceRef, Projection, RenderedPdf, SendEmailInput, SentEmail, UpdateDraftInput,
+use invoice_workflows::invoice::activities::{
+    CheckoutInput, CreateRecordInput, FinalizeInput, Finalized, InvoiceRef, RenderedPdf,
+    SendEmailInput, SentEmail, UpdateDraftInput,
 };
+use invoice_workflows::invoice::messages::{CheckoutSession, InvoiceRecord, Projection};
 use sqlx::PgPool;
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
@@ -52,7 +53,7 @@ fn record_error(e: RecordError) -> ActivityError {
 
 #[activities]
 impl InvoiceActivities {
-    #[activity(definition = invoice_workflows::invoice::messages::CreateInvoiceRecord)]
+    #[activity(definition = invoice_workflows::invoice::activities::CreateInvoiceRecord)]
     #[instrument(skip_all, fields(invoice.id = %input.input.invoice_id))]
     pub async fn create_invoice_record(
         self: Arc<Self>,
@@ -62,7 +63,7 @@ impl InvoiceActivities {
         records::create(&self.db, &input).await.map_err(record_error)
     }
 
-    #[activity(definition = invoice_workflows::invoice::messages::UpdateDraft)]
+    #[activity(definition = invoice_workflows::invoice::activities::UpdateDraft)]
     #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
     pub async fn update_draft(
         self: Arc<Self>,
@@ -72,7 +73,7 @@ impl InvoiceActivities {
         records::update_draft(&self.db, &input).await.map_err(record_error)
     }
 
-    #[activity(definition = invoice_workflows::invoice::messages::DeleteDraft)]
+    #[activity(definition = invoice_workflows::invoice::activities::DeleteDraft)]
     #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
     pub async fn delete_draft(
         self: Arc<Self>,
@@ -82,7 +83,7 @@ impl InvoiceActivities {
         records::delete_draft(&self.db, &input).await.map_err(record_error)
     }
 
-    #[activity(definition = invoice_workflows::invoice::messages::FinalizeInvoice)]
+    #[activity(definition = invoice_workflows::invoice::activities::FinalizeInvoice)]
     #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
     pub async fn finalize_invoice(
         self: Arc<Self>,
@@ -92,16 +93,14 @@ impl InvoiceActivities {
         records::finalize(&self.db, &input).await.map_err(record_error)
     }
 
-    #[activity(definition = invoice_workflows::invoice::messages::RenderInvoicePdf)]
+    #[activity(definition = invoice_workflows::invoice::activities::RenderInvoicePdf)]
     #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
     pub async fn render_invoice_pdf(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: InvoiceRef,
     ) -> Result<RenderedPdf, ActivityError> {
-        let org_id = input.org_id.parse().map_err(|_| permanent("bad org id".into()))?;
-        let invoice_id =
-            input.invoice_id.parse().map_err(|_| permanent("bad invoice id".into()))?;
+        let (org_id, invoice_id) = (input.org_id.uuid(), input.invoice_id.uuid());
         let doc = document::load(&self.db, org_id, invoice_id, |t| self.payments.hosted_url(t))
             .await
             .map_err(record_error)?;
@@ -110,22 +109,15 @@ impl InvoiceActivities {
             .await
             .map_err(|e| ActivityError::from(anyhow::anyhow!("render task: {e}")))?
             .map_err(|e| permanent(format!("the invoice could not be rendered: {e}")))?;
+        // The workflow projects the key to the invoice row: the projection is its one writer.
         let key = self
             .store
             .put_content_addressed(&bytes, "application/pdf", &format!("invoices/{org_id}"))
             .await?;
-        sqlx::query!(
-            "UPDATE invoices SET pdf_key = $3 WHERE org_id = $1 AND id = $2",
-            org_id,
-            invoice_id,
-            key.as_str()
-        )
-        .execute(&self.db)
-        .await?;
         Ok(RenderedPdf { key: key.as_str().to_owned(), size: bytes.len() as u64 })
     }
 
-    #[activity(definition = invoice_workflows::invoice::messages::SendInvoiceEmail)]
+    #[activity(definition = invoice_workflows::invoice::activities::SendInvoiceEmail)]
     #[instrument(skip_all, fields(invoice.id = %input.invoice_id, key = %input.idempotency_key))]
     pub async fn send_invoice_email(
         self: Arc<Self>,
@@ -142,7 +134,7 @@ impl InvoiceActivities {
         })
     }
 
-    #[activity(definition = invoice_workflows::invoice::messages::CreateCheckoutSession)]
+    #[activity(definition = invoice_workflows::invoice::activities::CreateCheckoutSession)]
     #[instrument(skip_all, fields(invoice.id = %input.invoice_id, key = %input.idempotency_key))]
     pub async fn create_checkout_session(
         self: Arc<Self>,
@@ -158,7 +150,7 @@ impl InvoiceActivities {
         })
     }
 
-    #[activity(definition = invoice_workflows::invoice::messages::RecordProjection)]
+    #[activity(definition = invoice_workflows::invoice::activities::RecordProjection)]
     #[instrument(skip_all, fields(invoice.id = %input.invoice_id, version = input.version))]
     pub async fn record_projection(
         self: Arc<Self>,

@@ -1,20 +1,24 @@
 //! Postgres writes of the invoice workflow: the invoice row and its lines, finalization with a
 //! gapless number, and the projection of the workflow's state (versioned, so a stale write
-//! loses), with timeline events, payments and a NOTIFY for live updates.
+//! loses), with timeline events and payments. The rows' triggers announce every change to the
+//! API's live updates (migrations 005 and 007); nothing here sends notifications itself.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use invoice_domain::{Decimal4, LineAmounts, LineInput, Totals, compute_totals};
+use invoice_domain::{
+    Actor, Decimal4, InvoiceStatus, LineAmounts, LineInput, TimelineEvent, Totals, compute_totals,
+};
+use invoice_workflows::invoice::activities::{
+    CreateRecordInput, FinalizeInput, Finalized, InvoiceRef, UpdateDraftInput,
+};
 use invoice_workflows::invoice::messages::{
-    CreateRecordInput, FinalizeInput, Finalized, InvoiceContent, InvoiceRecord, InvoiceRef,
-    Projection, UpdateDraftInput,
+    InvoiceContent, InvoiceRecord, Projection, StoredPayments,
 };
 use invoice_workflows::invoice::schedule;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
-
-/// Channel that announces every invoice change (payload: org id, invoice id, version, status).
-pub const NOTIFY_CHANNEL: &str = "invoice_changes";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -23,10 +27,6 @@ pub enum RecordError {
     Permanent(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-}
-
-fn parse_id(id: &str) -> Result<Uuid, RecordError> {
-    id.parse().map_err(|_| RecordError::Permanent(format!("not a uuid: {id}")))
 }
 
 /// Decimals travel as text and are cast to `numeric` in SQL: exact, and no decimal crate needed.
@@ -47,10 +47,11 @@ impl BilledCustomer {
     fn record(self, content: &InvoiceContent, totals: &Totals) -> InvoiceRecord {
         InvoiceRecord {
             total: totals.total,
-            currency: content.currency.clone(),
+            currency: content.currency,
             due_date: content.due_date,
             time_zone: self.time_zone,
             reminder_offsets: self.reminder_offsets,
+            stored: StoredPayments::default(),
         }
     }
 }
@@ -85,16 +86,17 @@ fn totals_of(content: &InvoiceContent) -> Result<(Vec<LineAmounts>, Totals), Rec
 }
 
 /// Stores the invoice with its lines and the `created` event. Idempotent: a retry after a crash
-/// finds the row and returns it.
+/// finds the row and returns it, with the money it already holds (a run that ops started again
+/// goes on from there).
 pub async fn create(db: &PgPool, req: &CreateRecordInput) -> Result<InvoiceRecord, RecordError> {
     let input = &req.input;
     let (org_id, invoice_id, customer_id) =
-        (parse_id(&input.org_id)?, parse_id(&input.invoice_id)?, parse_id(&input.customer_id)?);
+        (input.org_id.uuid(), input.invoice_id.uuid(), input.customer_id.uuid());
     let mut tx = db.begin().await?;
     let customer = billed_customer(&mut tx, org_id, customer_id).await?;
     let content = &input.content;
     let (amounts, totals) = totals_of(content)?;
-    let status = if input.draft { "draft" } else { "open" };
+    let status = if input.draft { InvoiceStatus::Draft } else { InvoiceStatus::Open };
     let inserted = sqlx::query!(
         "INSERT INTO invoices (id, org_id, customer_id, workflow_id, status, currency, issue_date, due_date,
                                tax_rate, discount_rate, subtotal, discount_total, tax_total, total, notes,
@@ -106,8 +108,8 @@ pub async fn create(db: &PgPool, req: &CreateRecordInput) -> Result<InvoiceRecor
         org_id,
         customer_id,
         req.workflow_id,
-        status,
-        content.currency,
+        status.as_str(),
+        content.currency.code(),
         content.issue_date,
         content.due_date,
         numeric(content.tax_rate),
@@ -120,29 +122,60 @@ pub async fn create(db: &PgPool, req: &CreateRecordInput) -> Result<InvoiceRecor
         content.reference,
         customer.name,
         customer.email,
-        input.actor,
+        input.actor.to_string(),
         req.at
     )
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    let mut record = customer.record(content, &totals);
     if inserted == 1 {
         insert_lines(&mut tx, org_id, invoice_id, content, &amounts).await?;
-        append_event(
-            &mut tx,
-            org_id,
-            invoice_id,
-            "created",
-            &input.actor,
-            json!({ "status": status, "total": totals.total }),
-            req.at,
-            "created",
-        )
-        .await?;
-        notify(&mut tx, org_id, invoice_id, 0, status).await?;
+        let created = TimelineEvent::Created { status, total: totals.total };
+        append_event(&mut tx, org_id, invoice_id, &input.actor, &created, req.at, "created")
+            .await?;
+    } else {
+        record.stored = stored_payments(&mut tx, invoice_id).await?;
     }
     tx.commit().await?;
-    Ok(customer.record(content, &totals))
+    Ok(record)
+}
+
+/// The money an existing invoice row holds: its amount paid, every payment event id seen
+/// (payments, refunds and failed payments) and the refunds per payment reference.
+async fn stored_payments(
+    conn: &mut PgConnection,
+    invoice_id: Uuid,
+) -> Result<StoredPayments, RecordError> {
+    let row = sqlx::query!("SELECT amount_paid, paid_at FROM invoices WHERE id = $1", invoice_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let event_ids = sqlx::query_scalar!(
+        r#"SELECT event_id AS "event_id!" FROM payments WHERE invoice_id = $1
+           UNION
+           SELECT data->>'eventId' FROM invoice_events
+           WHERE invoice_id = $1 AND kind = $2 AND data ? 'eventId'"#,
+        invoice_id,
+        invoice_domain::TimelineKind::PaymentFailed.as_str()
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let refunded_by_reference: BTreeMap<String, i64> = sqlx::query!(
+        r#"SELECT reference AS "reference!", (-sum(amount))::bigint AS "refunded!" FROM payments
+           WHERE invoice_id = $1 AND amount < 0 AND reference IS NOT NULL GROUP BY reference"#,
+        invoice_id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.reference, r.refunded))
+    .collect();
+    Ok(StoredPayments {
+        amount_paid: row.amount_paid,
+        event_ids,
+        refunded_by_reference,
+        paid_at: row.paid_at,
+    })
 }
 
 async fn insert_lines(
@@ -177,7 +210,7 @@ pub async fn update_draft(
     req: &UpdateDraftInput,
 ) -> Result<InvoiceRecord, RecordError> {
     let (org_id, invoice_id, customer_id) =
-        (parse_id(&req.org_id)?, parse_id(&req.invoice_id)?, parse_id(&req.customer_id)?);
+        (req.org_id.uuid(), req.invoice_id.uuid(), req.customer_id.uuid());
     let content = &req.content;
     let (amounts, totals) = totals_of(content)?;
     let mut tx = db.begin().await?;
@@ -191,7 +224,7 @@ pub async fn update_draft(
         org_id,
         invoice_id,
         customer_id,
-        content.currency,
+        content.currency.code(),
         content.issue_date,
         content.due_date,
         numeric(content.tax_rate),
@@ -215,24 +248,16 @@ pub async fn update_draft(
         .execute(&mut *tx)
         .await?;
     insert_lines(&mut tx, org_id, invoice_id, content, &amounts).await?;
-    append_event(
-        &mut tx,
-        org_id,
-        invoice_id,
-        "draft_updated",
-        &req.actor,
-        json!({ "total": totals.total, "lines": content.lines.len() }),
-        req.at,
-        &format!("edit:{}:{}", req.version, req.at.timestamp_micros()),
-    )
-    .await?;
+    let updated = TimelineEvent::DraftUpdated { total: totals.total, lines: content.lines.len() };
+    let key = format!("edit:{}:{}", req.version, req.at.timestamp_micros());
+    append_event(&mut tx, org_id, invoice_id, &req.actor, &updated, req.at, &key).await?;
     tx.commit().await?;
     Ok(customer.record(content, &totals))
 }
 
 /// Deletes an unnumbered draft with its lines and events. Idempotent.
 pub async fn delete_draft(db: &PgPool, invoice: &InvoiceRef) -> Result<(), RecordError> {
-    let (org_id, invoice_id) = (parse_id(&invoice.org_id)?, parse_id(&invoice.invoice_id)?);
+    let (org_id, invoice_id) = (invoice.org_id.uuid(), invoice.invoice_id.uuid());
     let mut tx = db.begin().await?;
     let numbered = sqlx::query_scalar!(
         "SELECT number IS NOT NULL AS \"numbered!\" FROM invoices WHERE org_id = $1 AND id = $2 FOR UPDATE",
@@ -255,7 +280,6 @@ pub async fn delete_draft(db: &PgPool, invoice: &InvoiceRef) -> Result<(), Recor
     ] {
         sqlx::query(statement).bind(invoice_id).execute(&mut *tx).await?;
     }
-    notify(&mut tx, org_id, invoice_id, u64::MAX, "deleted").await?;
     tx.commit().await?;
     Ok(())
 }
@@ -263,7 +287,7 @@ pub async fn delete_draft(db: &PgPool, invoice: &InvoiceRef) -> Result<(), Recor
 /// Numbers the invoice (`INV-<year>-<nnnnn>`, gapless per organisation and year: the counter
 /// and the invoice change in one transaction) and freezes the client as printed. Idempotent.
 pub async fn finalize(db: &PgPool, req: &FinalizeInput) -> Result<Finalized, RecordError> {
-    let (org_id, invoice_id) = (parse_id(&req.org_id)?, parse_id(&req.invoice_id)?);
+    let (org_id, invoice_id) = (req.org_id.uuid(), req.invoice_id.uuid());
     let mut tx = db.begin().await?;
     let row = sqlx::query!(
         r#"SELECT i.number, i.issue_date, c.time_zone, c.name, c.email, c.address, c.tax_id
@@ -323,12 +347,12 @@ fn page_token() -> String {
 /// Writes the workflow's view of the invoice. A projection older than what the row already
 /// shows does not touch the row; its events and payments are still stored (each at most once).
 pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
-    let (org_id, invoice_id) = (parse_id(&p.org_id)?, parse_id(&p.invoice_id)?);
+    let (org_id, invoice_id) = (p.org_id.uuid(), p.invoice_id.uuid());
     let version =
         i64::try_from(p.version).map_err(|_| RecordError::Permanent("version overflow".into()))?;
     let next_action = p.next_action.as_ref().map(|a| json!(a));
     let mut tx = db.begin().await?;
-    let updated = sqlx::query!(
+    sqlx::query!(
         "UPDATE invoices SET status = $3, amount_paid = $4, attention_reason = $5, next_action = $6,
                 pdf_key = COALESCE($7, pdf_key), sent_at = COALESCE($8, sent_at), paid_at = $9, voided_at = $10,
                 version = $11, updated_at = now(),
@@ -348,8 +372,7 @@ pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
         version
     )
     .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .await?;
     for payment in &p.payments {
         sqlx::query!(
             "INSERT INTO payments (id, org_id, invoice_id, event_id, amount, currency, method, reference, paid_at, recorded_by)
@@ -360,47 +383,39 @@ pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
             invoice_id,
             payment.event_id,
             payment.amount,
-            payment.currency,
-            payment.method,
+            payment.currency.code(),
+            payment.method.as_str(),
             payment.reference,
             payment.paid_at,
-            payment.actor
+            payment.actor.to_string()
         )
         .execute(&mut *tx)
         .await?;
     }
-    for (i, event) in p.events.iter().enumerate() {
-        // The event's place in the run, not the projection's version: a projection re-run after
-        // a crash (a new workflow task, a new version) must not store its events again.
-        let key =
-            if event.seq > 0 { format!("e{}", event.seq) } else { format!("v{}:{i}", p.version) };
-        append_event(
-            &mut tx,
-            org_id,
-            invoice_id,
-            &event.kind,
-            &event.actor,
-            event.data.clone(),
-            event.at,
-            &key,
-        )
-        .await?;
-    }
-    if updated == 1 || !p.events.is_empty() {
-        notify(&mut tx, org_id, invoice_id, p.version, p.status.as_str()).await?;
+    for event in &p.events {
+        // The event's place in its run, not the projection's version: a projection re-run after
+        // a crash (a new workflow task, a new version) must not store its events again, and a
+        // run that ops started again stores its own events beside the old run's.
+        let key = event_key(&p.run_id, event.seq);
+        append_event(&mut tx, org_id, invoice_id, &event.actor, &event.event, event.at, &key)
+            .await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The dedup key of a timeline event: its run and its place in that run. (Runs projected before
+/// run ids were sent keyed on the place alone.)
+fn event_key(run_id: &str, seq: u64) -> String {
+    if run_id.is_empty() { format!("e{seq}") } else { format!("{run_id}:e{seq}") }
+}
+
 async fn append_event(
     conn: &mut PgConnection,
     org_id: Uuid,
     invoice_id: Uuid,
-    kind: &str,
-    actor: &str,
-    data: serde_json::Value,
+    actor: &Actor,
+    event: &TimelineEvent,
     at: DateTime<Utc>,
     dedup_key: &str,
 ) -> Result<(), RecordError> {
@@ -410,27 +425,13 @@ async fn append_event(
          ON CONFLICT (invoice_id, dedup_key) DO NOTHING",
         org_id,
         invoice_id,
-        kind,
-        actor,
-        data,
+        event.kind().as_str(),
+        actor.to_string(),
+        event.data(),
         at,
         dedup_key
     )
     .execute(conn)
     .await?;
-    Ok(())
-}
-
-async fn notify(
-    conn: &mut PgConnection,
-    org_id: Uuid,
-    invoice_id: Uuid,
-    version: u64,
-    status: &str,
-) -> Result<(), RecordError> {
-    let payload =
-        json!({ "orgId": org_id, "invoiceId": invoice_id, "version": version, "status": status })
-            .to_string();
-    sqlx::query!("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, payload).execute(conn).await?;
     Ok(())
 }

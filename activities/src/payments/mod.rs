@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use invoice_workflows::invoice::messages::{CheckoutInput, CheckoutSession};
+use invoice_domain::PaymentProvider;
+use invoice_workflows::invoice::activities::CheckoutInput;
+use invoice_workflows::invoice::messages::CheckoutSession;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -16,7 +18,6 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
     CreateCheckoutSessionPaymentIntentData, ProductData,
 };
-use uuid::Uuid;
 
 /// How long a test checkout session stays usable (Stripe's default for Checkout is 24 h).
 const LOCAL_SESSION_HOURS: i64 = 24;
@@ -108,9 +109,7 @@ impl Payments {
         db: &PgPool,
         input: &CheckoutInput,
     ) -> Result<CheckoutSession, CheckoutError> {
-        let bad = |what: &str| CheckoutError::NotPayable(format!("bad {what} id"));
-        let org_id: Uuid = input.org_id.parse().map_err(|_| bad("organisation"))?;
-        let invoice_id: Uuid = input.invoice_id.parse().map_err(|_| bad("invoice"))?;
+        let (org_id, invoice_id) = (input.org_id.uuid(), input.invoice_id.uuid());
         let invoice = sqlx::query!(
             r#"SELECT i.number, i.public_token, COALESCE(c.email, i.client_email) AS client_email,
                       o.name AS org_name
@@ -138,19 +137,19 @@ impl Payments {
                     url: format!("{page}/test-checkout?session={id}"),
                     id,
                     amount: input.amount,
-                    currency: input.currency.clone(),
+                    currency: input.currency,
                     expires_at: Utc::now() + chrono::Duration::hours(LOCAL_SESSION_HOURS),
-                    provider: "local".into(),
+                    provider: PaymentProvider::Local,
                 })
             }
             Provider::Stripe(client) => {
                 let metadata = HashMap::from([
-                    ("invoice_id".to_owned(), input.invoice_id.clone()),
-                    ("org_id".to_owned(), input.org_id.clone()),
+                    ("invoice_id".to_owned(), input.invoice_id.to_string()),
+                    ("org_id".to_owned(), input.org_id.to_string()),
                     ("invoice_number".to_owned(), number.clone()),
                 ]);
                 let currency: stripe_types::Currency =
-                    input.currency.to_lowercase().parse().unwrap_or_else(|e| match e {});
+                    input.currency.code().to_lowercase().parse().unwrap_or_else(|e| match e {});
                 let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency);
                 price.unit_amount = Some(input.amount);
                 price.product_data =
@@ -166,7 +165,7 @@ impl Payments {
                     .line_items(vec![item])
                     .metadata(metadata)
                     .payment_intent_data(intent)
-                    .client_reference_id(input.invoice_id.clone())
+                    .client_reference_id(input.invoice_id.to_string())
                     .success_url(format!("{page}?checkout=success"))
                     .cancel_url(format!("{page}?checkout=cancelled"));
                 if let Some(email) = invoice.client_email {
@@ -187,12 +186,12 @@ impl Payments {
                     id: session.id.to_string(),
                     url,
                     amount: session.amount_total.unwrap_or(input.amount),
-                    currency: input.currency.clone(),
+                    currency: input.currency,
                     expires_at: Utc
                         .timestamp_opt(session.expires_at, 0)
                         .single()
                         .unwrap_or(DateTime::<Utc>::MAX_UTC),
-                    provider: "stripe".into(),
+                    provider: PaymentProvider::Stripe,
                 })
             }
         }

@@ -13,6 +13,7 @@ mod throttle;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use invoice_domain::{Actor, OrgId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -88,6 +89,19 @@ impl Auth {
                 least.as_str()
             )))
         }
+    }
+
+    /// Who the timeline records as having acted.
+    pub fn actor(&self) -> Actor {
+        match self.principal {
+            Principal::User(id) => Actor::User(id.into()),
+            Principal::ApiKey(id) => Actor::ApiKey(id.into()),
+        }
+    }
+
+    /// The caller's organisation, typed.
+    pub fn org(&self) -> OrgId {
+        self.org_id.into()
     }
 
     /// The user behind the request; API keys have none.

@@ -4,22 +4,19 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use invoice_domain::{Currency, DecimalText, parse_amount};
+use invoice_domain::{Currency, DecimalText, PaymentMethod, parse_amount};
 use invoice_workflows::InvoiceWorkflow;
 use invoice_workflows::invoice::messages::{
-    ActorRequest, NOT_STORED_YET, PaymentOutcome, PaymentRequest, StatusView,
+    ActorRequest, PaymentOutcome, PaymentRequest, StatusView,
 };
 use serde::Deserialize;
-use temporalio_client::WorkflowExecuteUpdateOptions;
-use temporalio_client::errors::WorkflowUpdateError;
-use temporalio_common::UpdateDefinition;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::create::{actor, unavailable};
 use crate::auth::{Auth, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldErrors};
 use crate::extract::{Json, OptionalJson, Path};
+use crate::runs::InvoiceRun;
 use crate::state::AppState;
 
 /// Optional body of an action.
@@ -38,8 +35,8 @@ pub struct RecordPayment {
     /// In major units of the invoice currency, e.g. `250.00`.
     #[schema(value_type = String, example = "250.00")]
     pub amount: DecimalText,
-    /// card, bank_transfer, wallet, cash, check, manual or other.
-    #[schema(example = "bank_transfer")]
+    /// Kept as text so that an unknown method is a field error like any other.
+    #[schema(value_type = PaymentMethod, example = "bank_transfer")]
     pub method: String,
     pub reference: Option<String>,
     /// When the money arrived; defaults to now.
@@ -48,67 +45,17 @@ pub struct RecordPayment {
     pub idempotency_key: Option<String>,
 }
 
-const METHODS: &[&str] = &["card", "bank_transfer", "wallet", "cash", "check", "manual", "other"];
-
-/// The workflow id of an invoice of the caller's organisation (404 otherwise), with its currency.
-async fn workflow_of(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<(String, String)> {
-    sqlx::query!(
-        "SELECT workflow_id, currency FROM invoices WHERE org_id = $1 AND id = $2",
+/// The run of an invoice of the caller's organisation (404 otherwise), with its currency.
+async fn invoice_of(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<(InvoiceRun, String)> {
+    let currency = sqlx::query_scalar!(
+        "SELECT currency FROM invoices WHERE org_id = $1 AND id = $2",
         auth.org_id,
         id
     )
     .fetch_optional(&state.db)
     .await?
-    .map(|r| (r.workflow_id, r.currency))
-    .ok_or_else(|| ApiError::not_found("Invoice"))
-}
-
-pub(crate) async fn update<U>(
-    state: &AppState,
-    workflow_id: &str,
-    update: impl Fn() -> U,
-    input: U::Input,
-    update_id: Option<String>,
-) -> ApiResult<U::Output>
-where
-    U: UpdateDefinition<
-        Workflow = <InvoiceWorkflow as temporalio_common::HasWorkflowDefinition>::Run,
-    >,
-    U::Input: Send + Clone,
-    U::Output: 'static,
-{
-    let client = state.temporal.client().await.map_err(unavailable)?;
-    let handle = client.get_workflow_handle::<InvoiceWorkflow>(workflow_id);
-    let options = WorkflowExecuteUpdateOptions::builder().maybe_update_id(update_id).build();
-    let _turn = crate::temporal::update_turn(workflow_id).await;
-    crate::temporal::retry_while_busy(|| {
-        handle.execute_update(update(), input.clone(), options.clone())
-    })
-    .await
-    .map_err(|err| match err {
-        WorkflowUpdateError::Failed(failure) if failure.message == NOT_STORED_YET => {
-            ApiError::Unavailable {
-                code: "invoice_not_ready",
-                message: "The invoice is still being stored; try again in a moment.".into(),
-                details: None,
-            }
-        }
-        WorkflowUpdateError::Failed(failure) => {
-            ApiError::conflict("action_refused", failure.message.clone())
-        }
-        WorkflowUpdateError::NotFound(_) => ApiError::conflict(
-            "workflow_finished",
-            "This invoice's workflow has finished; nothing can change it any more.",
-        ),
-        other => {
-            tracing::warn!(error = %other, %workflow_id, "workflow update failed");
-            ApiError::Unavailable {
-                code: "workflow_service_unavailable",
-                message: "The workflow service did not answer; try again.".into(),
-                details: None,
-            }
-        }
-    })
+    .ok_or_else(|| ApiError::not_found("Invoice"))?;
+    Ok((InvoiceRun::new(auth.org_id, id), currency))
 }
 
 macro_rules! simple_action {
@@ -116,7 +63,8 @@ macro_rules! simple_action {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, tag = "invoices", params(("id" = Uuid, Path)), request_body = Option<ActionBody>,
             security(("bearer" = [])),
-            responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+            responses((status = 200, body = StatusView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+                (status = 503, body = ErrorBody)))]
         pub(super) async fn $fn_name(
             State(state): State<AppState>,
             auth: Auth,
@@ -124,9 +72,10 @@ macro_rules! simple_action {
             OptionalJson(body): OptionalJson<ActionBody>,
         ) -> ApiResult<Json<StatusView>> {
             auth.require($role)?;
-            let (workflow_id, _) = workflow_of(&state, &auth, id).await?;
+            let (run, _) = invoice_of(&state, &auth, id).await?;
             let reason = body.and_then(|b| b.reason);
-            let view = update(&state, &workflow_id, || InvoiceWorkflow::$update, ActorRequest { actor: actor(&auth), reason }, None).await?;
+            let request = ActorRequest { actor: auth.actor(), reason };
+            let view = state.runs.update(run, || InvoiceWorkflow::$update, request, None).await?;
             Ok(Json(view))
         }
     };
@@ -171,8 +120,8 @@ simple_action!(
 /// Record a manual payment.
 #[utoipa::path(post, path = "/api/invoices/{id}/payments", tag = "invoices", params(("id" = Uuid, Path)),
     request_body = RecordPayment, security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = PaymentOutcome), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(super) async fn record_payment(
     State(state): State<AppState>,
     auth: Auth,
@@ -180,7 +129,7 @@ pub(super) async fn record_payment(
     Json(req): Json<RecordPayment>,
 ) -> ApiResult<Json<PaymentOutcome>> {
     auth.require(Role::Accountant)?;
-    let (workflow_id, currency) = workflow_of(&state, &auth, id).await?;
+    let (run, currency) = invoice_of(&state, &auth, id).await?;
     let parsed: Currency =
         currency.parse().map_err(|_| anyhow::anyhow!("stored currency {currency} is unknown"))?;
     let mut errors = FieldErrors::new();
@@ -199,8 +148,10 @@ pub(super) async fn record_payment(
             0
         }
     };
-    if !METHODS.contains(&req.method.as_str()) {
-        errors.add("method", "unknown_method", format!("Must be one of {}.", METHODS.join(", ")));
+    let method = PaymentMethod::parse(&req.method);
+    if method.is_none() {
+        let names: Vec<&str> = PaymentMethod::ALL.iter().map(|m| m.as_str()).collect();
+        errors.add("method", "unknown_method", format!("Must be one of {}.", names.join(", ")));
     }
     if req.reference.as_ref().is_some_and(|r| r.chars().count() > 200) {
         errors.add("reference", "too_long", "Must be at most 200 characters.");
@@ -214,20 +165,15 @@ pub(super) async fn record_payment(
     let payment = PaymentRequest {
         event_id: event_id.clone(),
         amount,
-        currency,
-        method: req.method,
+        currency: parsed,
+        method: method.expect("validated"),
         reference: req.reference,
         paid_at: req.paid_at.unwrap_or_else(Utc::now),
-        actor: actor(&auth),
+        actor: auth.actor(),
         provider_confirmed: false,
     };
-    let outcome = update(
-        &state,
-        &workflow_id,
-        || InvoiceWorkflow::record_payment,
-        payment,
-        Some(format!("payment:{event_id}")),
-    )
-    .await?;
+    let update_id = Some(format!("payment:{event_id}"));
+    let outcome =
+        state.runs.update(run, || InvoiceWorkflow::record_payment, payment, update_id).await?;
     Ok(Json(outcome))
 }

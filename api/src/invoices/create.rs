@@ -3,24 +3,21 @@
 //! first step. The row therefore never exists without its workflow, and a workflow whose start
 //! was refused leaves no row.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::NaiveDate;
 use invoice_domain::{Currency, Decimal4, DecimalText, LineInput, compute_totals, parse_amount};
-use invoice_workflows::invoice::messages::{
-    INVOICE_WORKFLOW_TYPE, InvoiceContent, InvoiceWorkflowInput, LineContent,
-};
+use invoice_workflows::invoice::messages::{InvoiceContent, InvoiceWorkflowInput, LineContent};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::read::{InvoiceView, fetch_invoice};
-use crate::auth::{Auth, Principal, Role};
+use crate::auth::{Auth, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldErrors};
 use crate::extract::Json;
+use crate::runs::RunError;
 use crate::state::AppState;
 
 pub const MAX_LINES: usize = 500;
@@ -197,7 +194,7 @@ pub(super) fn validate(req: &CreateInvoice) -> ApiResult<InvoiceContent> {
     }
     errors.into_result()?;
     Ok(InvoiceContent {
-        currency: req.currency.clone(),
+        currency: currency.expect("validated"),
         issue_date,
         due_date: due_date.expect("validated"),
         lines,
@@ -230,8 +227,9 @@ pub(super) async fn create_invoice(
     Ok((status, Json(invoice)))
 }
 
-/// Validates a new invoice, starts its workflow and waits for the row the workflow's first step
-/// writes: 201, or 200 with the invoice an earlier request with the same key created.
+/// Validates a new invoice and starts its workflow, which stores the row as its first step:
+/// answered (201) once the run says the row is stored, or 200 with the invoice an earlier
+/// request with the same key created.
 pub(crate) async fn start_invoice(
     state: &AppState,
     auth: &Auth,
@@ -240,8 +238,8 @@ pub(crate) async fn start_invoice(
 ) -> ApiResult<(StatusCode, InvoiceView)> {
     auth.require(Role::Accountant)?;
     let content = validate(req)?;
-    // A retried request with the same key names the same invoice, and so the same workflow id:
-    // Temporal refuses the second start and the first invoice is answered again.
+    // A retried request with the same key names the same invoice, and so the same workflow:
+    // it attaches to the first request's run (or finds the invoice stored).
     let invoice_id = match &idempotency_key {
         Some(key) => keyed_invoice_id(auth.org_id, key),
         None => Uuid::now_v7(),
@@ -253,41 +251,28 @@ pub(crate) async fn start_invoice(
     }
     let customer_id = resolve_customer(state, auth, req).await?;
     let input = InvoiceWorkflowInput {
-        org_id: auth.org_id.to_string(),
-        invoice_id: invoice_id.to_string(),
-        customer_id: customer_id.to_string(),
+        org_id: auth.org(),
+        invoice_id: invoice_id.into(),
+        customer_id: customer_id.into(),
         draft: req.draft,
         content,
-        actor: actor(auth),
+        actor: auth.actor(),
     };
-    let workflow_id = invoice_workflows::invoice_workflow_id(&input.org_id, &input.invoice_id);
-    let client = state.temporal.client().await.map_err(unavailable)?;
-    let input = serde_json::to_value(&input).map_err(anyhow::Error::from)?;
     crate::fault::maybe_crash(crate::fault::CrashPoint::BeforeWorkflowStart);
-    match crate::temporal::start_workflow(
-        &client,
-        INVOICE_WORKFLOW_TYPE,
-        &workflow_id,
-        &state.task_queue,
-        &input,
-    )
-    .await
-    {
+    match state.runs.create(&input).await {
         Ok(_) => {}
-        // Only reachable with an idempotency key (otherwise the id is new): a concurrent retry
-        // started it; wait for its row below like any other.
-        Err(crate::temporal::TemporalError::AlreadyStarted { .. }) => {}
-        Err(err) => return Err(unavailable(err)),
-    }
-    crate::fault::maybe_crash(crate::fault::CrashPoint::AfterWorkflowStart);
-    tracing::info!(invoice.id = %invoice_id, %workflow_id, "invoice workflow started");
-    // The workflow's first step writes the row; it is usually there within milliseconds.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(invoice) = fetch_invoice(state, auth.org_id, invoice_id).await? {
-            return Ok((StatusCode::CREATED, invoice));
+        // Only reachable with an idempotency key (otherwise the id is new): its invoice existed
+        // and its run has ended since (a deleted draft).
+        Err(RunError::AlreadyExists) => {
+            return match fetch_invoice(state, auth.org_id, invoice_id).await? {
+                Some(existing) => Ok((StatusCode::OK, existing)),
+                None => Err(ApiError::conflict(
+                    "idempotency_key_reused",
+                    "This Idempotency-Key belongs to an invoice that was deleted; use a new key.",
+                )),
+            };
         }
-        if tokio::time::Instant::now() >= deadline {
+        Err(RunError::Timeout) => {
             return Err(ApiError::Unavailable {
                 code: "workflow_slow",
                 message: format!(
@@ -296,8 +281,14 @@ pub(crate) async fn start_invoice(
                 details: Some(serde_json::json!({ "invoiceId": invoice_id })),
             });
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err(other) => return Err(other.into()),
     }
+    crate::fault::maybe_crash(crate::fault::CrashPoint::AfterWorkflowStart);
+    tracing::info!(invoice.id = %invoice_id, "invoice stored by its workflow");
+    let invoice = fetch_invoice(state, auth.org_id, invoice_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Invoice"))?;
+    Ok((StatusCode::CREATED, invoice))
 }
 
 /// The optional `Idempotency-Key` header: 1 to 200 visible ASCII characters.
@@ -370,21 +361,4 @@ pub(super) async fn resolve_customer(
     .execute(&state.db)
     .await?;
     Ok(id)
-}
-
-/// `user:<id>` or `api_key:<id>`, as recorded on the timeline.
-pub(crate) fn actor(auth: &Auth) -> String {
-    match auth.principal {
-        Principal::User(id) => format!("user:{id}"),
-        Principal::ApiKey(id) => format!("api_key:{id}"),
-    }
-}
-
-pub(crate) fn unavailable(err: crate::temporal::TemporalError) -> ApiError {
-    tracing::warn!(error = %err, "Temporal call failed");
-    ApiError::Unavailable {
-        code: "workflow_service_unavailable",
-        message: "The workflow service is not reachable; try again shortly.".into(),
-        details: None,
-    }
 }

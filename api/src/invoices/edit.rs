@@ -2,8 +2,6 @@
 //! row: the workflow refuses them (409) once the invoice is finalized, even if Postgres has not
 //! caught up yet.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use invoice_domain::{Currency, DecimalText};
@@ -13,11 +11,12 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::create::{CreateInvoice, CreateLine, actor, resolve_customer, validate};
+use super::create::{CreateInvoice, CreateLine, resolve_customer, validate};
 use super::read::{InvoiceView, fetch_invoice};
 use crate::auth::{Auth, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path};
+use crate::runs::InvoiceRun;
 use crate::state::AppState;
 
 /// Changes to a draft: only what is given changes. `items` replaces all lines.
@@ -124,11 +123,10 @@ pub(super) async fn update_invoice(
     req.reference = patch.reference.or(req.reference);
     let content = validate(&req)?;
     let customer_id = resolve_customer(&state, &auth, &req).await?;
-    let workflow_id =
-        invoice_workflows::invoice_workflow_id(&auth.org_id.to_string(), &id.to_string());
-    let edit = DraftEdit { content, customer_id: customer_id.to_string(), actor: actor(&auth) };
-    super::actions::update(&state, &workflow_id, || InvoiceWorkflow::edit_draft, edit, None)
-        .await?;
+    let edit = DraftEdit { content, customer_id: customer_id.into(), actor: auth.actor() };
+    // The update answers once the run has stored the edit.
+    let run = InvoiceRun::new(auth.org_id, id);
+    state.runs.update(run, || InvoiceWorkflow::edit_draft, edit, None).await?;
     fetch_invoice(&state, auth.org_id, id)
         .await?
         .map(Json)
@@ -146,25 +144,9 @@ pub(super) async fn delete_invoice(
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Accountant)?;
     current_as_request(&state, &auth, id).await?;
-    let workflow_id =
-        invoice_workflows::invoice_workflow_id(&auth.org_id.to_string(), &id.to_string());
-    let request = ActorRequest { actor: actor(&auth), reason: None };
-    super::actions::update(&state, &workflow_id, || InvoiceWorkflow::discard, request, None)
-        .await?;
-    // The workflow deletes the row right after accepting; answer once it is gone.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while tokio::time::Instant::now() < deadline {
-        let exists = sqlx::query_scalar!(
-            "SELECT id FROM invoices WHERE org_id = $1 AND id = $2",
-            auth.org_id,
-            id
-        )
-        .fetch_optional(&state.db)
-        .await?;
-        if exists.is_none() {
-            return Ok(StatusCode::NO_CONTENT);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let request = ActorRequest { actor: auth.actor(), reason: None };
+    // The update answers once the run has deleted the row.
+    let run = InvoiceRun::new(auth.org_id, id);
+    state.runs.update(run, || InvoiceWorkflow::discard, request, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,10 +2,10 @@
 //! remind, payments, retry) are updates of that workflow; reads come from Postgres, which the
 //! workflow's activities keep current.
 
-pub(crate) mod actions;
+mod actions;
 mod create;
 mod edit;
-pub(crate) mod pdf;
+mod pdf;
 mod read;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -13,8 +13,8 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
+#[cfg(feature = "dev-tools")]
 pub(crate) use create::start_invoice;
-pub(crate) use create::{actor, unavailable};
 pub use read::{InvoiceView, ListParams, ListQuery, list_query};
 
 pub fn router() -> OpenApiRouter<AppState> {

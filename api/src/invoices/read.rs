@@ -3,6 +3,8 @@
 
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
+use invoice_domain::{InvoiceStatus, PaymentMethod, TimelineKind};
+use invoice_workflows::invoice::messages::NextAction;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -28,9 +30,10 @@ pub struct InvoiceLineView {
 #[serde(rename_all = "camelCase")]
 pub struct PaymentView {
     pub id: Uuid,
+    /// Minor units; negative for a refund.
     pub amount: i64,
     pub currency: String,
-    pub method: String,
+    pub method: PaymentMethod,
     pub reference: Option<String>,
     pub paid_at: DateTime<Utc>,
 }
@@ -41,8 +44,7 @@ pub struct PaymentView {
 pub struct InvoiceView {
     pub id: Uuid,
     pub number: Option<String>,
-    #[schema(example = "sent")]
-    pub status: String,
+    pub status: InvoiceStatus,
     pub customer_id: Uuid,
     pub client_name: String,
     pub client_email: Option<String>,
@@ -63,9 +65,8 @@ pub struct InvoiceView {
     pub reference: Option<String>,
     /// Why the invoice needs attention, when it does.
     pub attention_reason: Option<String>,
-    /// The next thing the workflow does by itself: `{kind, at}`.
-    #[schema(value_type = Option<Object>)]
-    pub next_action: Option<serde_json::Value>,
+    /// The next thing the workflow does by itself.
+    pub next_action: Option<NextAction>,
     pub has_pdf: bool,
     /// `GET` this for the PDF once it is rendered.
     pub pdf_url: Option<String>,
@@ -89,7 +90,8 @@ pub struct InvoiceView {
 #[serde(rename_all = "camelCase")]
 pub struct TimelineEntry {
     pub id: i64,
-    pub kind: String,
+    pub kind: TimelineKind,
+    /// `user:<id>`, `api_key:<id>`, `system`, `client`, `stripe` or `test_checkout`.
     pub actor: String,
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
@@ -131,19 +133,35 @@ pub(super) async fn fetch_invoice(
         amount: l.amount,
     })
     .collect();
-    let payments = sqlx::query_as!(
-        PaymentView,
+    let payments = sqlx::query!(
         "SELECT id, amount, currency, method, reference, paid_at FROM payments
          WHERE org_id = $1 AND invoice_id = $2 ORDER BY paid_at, id",
         org_id,
         id
     )
     .fetch_all(&state.db)
-    .await?;
-    let mut invoice = r.into_view();
+    .await?
+    .into_iter()
+    .map(|p| {
+        Ok(PaymentView {
+            id: p.id,
+            amount: p.amount,
+            currency: p.currency,
+            method: stored(PaymentMethod::parse(&p.method), "payment method", &p.method)?,
+            reference: p.reference,
+            paid_at: p.paid_at,
+        })
+    })
+    .collect::<ApiResult<_>>()?;
+    let mut invoice = r.into_view()?;
     invoice.lines = Some(lines);
     invoice.payments = Some(payments);
     Ok(Some(invoice))
+}
+
+/// A name read back from a column its writers only fill with known values.
+fn stored<T>(parsed: Option<T>, what: &str, value: &str) -> ApiResult<T> {
+    parsed.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("stored {what} {value:?} is unknown")))
 }
 
 /// `10.0000` -> `10`.
@@ -249,13 +267,16 @@ struct ListRow {
 }
 
 impl ListRow {
-    fn into_view(self) -> InvoiceView {
-        InvoiceView {
+    fn into_view(self) -> ApiResult<InvoiceView> {
+        let status = stored(InvoiceStatus::parse(&self.status), "invoice status", &self.status)?;
+        // Written by the workflow from `NextAction`; a row it never wrote has none.
+        let next_action = self.next_action.and_then(|v| serde_json::from_value(v).ok());
+        Ok(InvoiceView {
             pdf_url: self.pdf_key.as_ref().map(|_| format!("/api/invoices/{}/pdf", self.id)),
             hosted_path: self.public_token.as_ref().map(|t| format!("/i/{t}")),
             id: self.id,
             number: self.number,
-            status: self.status,
+            status,
             customer_id: self.customer_id,
             client_name: self.client_name,
             client_email: self.client_email,
@@ -273,7 +294,7 @@ impl ListRow {
             notes: self.notes,
             reference: self.reference,
             attention_reason: self.attention_reason,
-            next_action: self.next_action,
+            next_action,
             has_pdf: self.pdf_key.is_some(),
             workflow_id: self.workflow_id,
             created_at: self.created_at,
@@ -283,7 +304,7 @@ impl ListRow {
             voided_at: self.voided_at,
             lines: None,
             payments: None,
-        }
+        })
     }
 }
 
@@ -433,7 +454,8 @@ pub(super) async fn list_invoices(
     } else {
         None
     };
-    Ok(Json(Page { items: rows.into_iter().map(ListRow::into_view).collect(), next_cursor }))
+    let items = rows.into_iter().map(ListRow::into_view).collect::<ApiResult<_>>()?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 /// Everything that happened to the invoice, oldest first, with time and actor.
@@ -455,14 +477,24 @@ pub(super) async fn timeline(
     if exists.is_none() {
         return Err(ApiError::not_found("Invoice"));
     }
-    let events = sqlx::query_as!(
-        TimelineEntry,
+    let events = sqlx::query!(
         r#"SELECT id, kind, actor, data, occurred_at AS "at" FROM invoice_events
            WHERE org_id = $1 AND invoice_id = $2 ORDER BY occurred_at, id"#,
         auth.org_id,
         id
     )
     .fetch_all(&state.db)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|e| {
+        Ok(TimelineEntry {
+            id: e.id,
+            kind: stored(TimelineKind::parse(&e.kind), "timeline event", &e.kind)?,
+            actor: e.actor,
+            data: e.data,
+            at: e.at,
+        })
+    })
+    .collect::<ApiResult<_>>()?;
     Ok(Json(events))
 }

@@ -3,24 +3,8 @@
 //! tablets are told apart by the usual marks (an iPad, or Android without "Mobile", which is
 //! how Android tablets' browsers identify). Crawlers and link previewers are no views at all.
 
+use invoice_domain::Device;
 use woothee::parser::Parser;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Device {
-    Desktop,
-    Mobile,
-    Tablet,
-}
-
-impl Device {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Device::Desktop => "desktop",
-            Device::Mobile => "mobile",
-            Device::Tablet => "tablet",
-        }
-    }
-}
 
 /// None for crawlers (search engines, link previews in chat apps and mail scanners).
 pub fn classify(user_agent: Option<&str>) -> Option<Device> {

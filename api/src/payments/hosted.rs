@@ -11,11 +11,11 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, Utc};
+use invoice_domain::{Actor, Currency, Device, PaymentProvider};
 use invoice_workflows::InvoiceWorkflow;
-use invoice_workflows::invoice::messages::{CheckoutRequest, CheckoutSession, PageView};
+use invoice_workflows::invoice::messages::{CheckoutRequest, CheckoutSession};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use temporalio_client::WorkflowSignalOptions;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ use super::device;
 use super::page;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path};
-use crate::invoices::actions::update;
+use crate::runs::InvoiceRun;
 use crate::state::AppState;
 
 /// A view of the same page on the same device counts once per this window (per API replica);
@@ -35,11 +35,11 @@ const VIEW_THROTTLE_MAX_ENTRIES: usize = 10_000;
 /// Which (token, device) pairs were signalled recently.
 #[derive(Debug, Default)]
 pub struct ViewThrottle {
-    seen: Mutex<HashMap<(String, &'static str), Instant>>,
+    seen: Mutex<HashMap<(String, Device), Instant>>,
 }
 
 impl ViewThrottle {
-    fn admit(&self, token: &str, device: &'static str) -> bool {
+    fn admit(&self, token: &str, device: Device) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if seen.len() >= VIEW_THROTTLE_MAX_ENTRIES {
@@ -59,7 +59,6 @@ impl ViewThrottle {
 pub(super) struct HostedInvoice {
     pub id: Uuid,
     pub org_id: Uuid,
-    pub workflow_id: String,
     pub number: String,
     pub status: String,
     pub currency: String,
@@ -114,7 +113,7 @@ pub(super) async fn load(state: &AppState, token: &str) -> ApiResult<Option<Host
         return Ok(None);
     }
     let Some(row) = sqlx::query!(
-        r#"SELECT i.id, i.org_id, i.workflow_id, i.number AS "number!", i.status, i.currency, i.issue_date,
+        r#"SELECT i.id, i.org_id, i.number AS "number!", i.status, i.currency, i.issue_date,
                   i.due_date, i.subtotal, i.discount_total, i.tax_total, i.total, i.amount_paid,
                   i.amount_due AS "amount_due!", i.client_name, i.client_email, i.client_snapshot, i.notes,
                   o.name AS org_name, o.seller_details, o.payment_instructions, i.paid_at,
@@ -146,7 +145,6 @@ pub(super) async fn load(state: &AppState, token: &str) -> ApiResult<Option<Host
     Ok(Some(HostedInvoice {
         id: row.id,
         org_id: row.org_id,
-        workflow_id: row.workflow_id,
         number: row.number,
         status: row.status,
         currency: row.currency,
@@ -212,31 +210,15 @@ pub(super) async fn show(
 ) -> ApiResult<Response> {
     let Some(invoice) = load(&state, &token).await? else { return Ok(not_found()) };
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    if let Some(device) = device::classify(user_agent) {
-        record_view(&state, &token, &invoice, device.as_str());
+    // Views of one device class count once per window (per replica); the workflow keeps its
+    // own, longer visit window.
+    if let Some(device) = device::classify(user_agent)
+        && state.views.admit(&token, device)
+    {
+        state.runs.record_view(InvoiceRun::new(invoice.org_id, invoice.id), device);
     }
     let notice = query.checkout.as_deref().and_then(|c| page::Notice::from_return(c, &invoice));
     Ok(html(StatusCode::OK, page::invoice(&invoice, &token, notice, state.payments.is_local())))
-}
-
-/// Tells the invoice's workflow about the view, without making the client wait for it.
-fn record_view(state: &AppState, token: &str, invoice: &HostedInvoice, device: &'static str) {
-    if !state.views.admit(token, device) {
-        return;
-    }
-    let (temporal, workflow_id) = (state.temporal.clone(), invoice.workflow_id.clone());
-    tokio::spawn(async move {
-        let Ok(client) = temporal.client().await else { return };
-        let handle = client.get_workflow_handle::<InvoiceWorkflow>(&workflow_id);
-        let view = PageView { device: device.to_owned() };
-        // A finished run (paid long ago) no longer counts views; nothing to do about it.
-        if let Err(e) = handle
-            .signal(InvoiceWorkflow::record_view, view, WorkflowSignalOptions::default())
-            .await
-        {
-            tracing::debug!(error = %e, %workflow_id, "view not recorded");
-        }
-    });
 }
 
 /// The invoice PDF, for the client.
@@ -255,7 +237,7 @@ pub(super) async fn pdf(
     .await?;
     match row {
         Some(row) => match row.pdf_key {
-            Some(key) => crate::invoices::pdf::serve(&state, key, row.number.as_deref()).await,
+            Some(key) => crate::documents::serve_pdf(&state, key, row.number.as_deref()).await,
             None => Ok(html(
                 StatusCode::NOT_FOUND,
                 page::message("The PDF is being prepared", "Please try again in a minute."),
@@ -267,14 +249,9 @@ pub(super) async fn pdf(
 
 /// Opens a checkout for what is due, through the invoice's workflow.
 async fn checkout(state: &AppState, invoice: &HostedInvoice) -> ApiResult<CheckoutSession> {
-    let outcome = update(
-        state,
-        &invoice.workflow_id,
-        || InvoiceWorkflow::start_checkout,
-        CheckoutRequest { actor: "client".into() },
-        None,
-    )
-    .await?;
+    let run = InvoiceRun::new(invoice.org_id, invoice.id);
+    let request = CheckoutRequest { actor: Actor::Client };
+    let outcome = state.runs.update(run, || InvoiceWorkflow::start_checkout, request, None).await?;
     match (outcome.session, outcome.error) {
         (Some(session), _) => Ok(session),
         (None, error) => Err(ApiError::Unprocessable {
@@ -320,10 +297,11 @@ pub struct CheckoutStarted {
     pub url: String,
     /// Minor units.
     pub amount: i64,
-    pub currency: String,
+    #[schema(value_type = String, example = "USD")]
+    pub currency: Currency,
     pub expires_at: DateTime<Utc>,
-    /// `stripe` or `local` (the built-in test checkout).
-    pub provider: String,
+    /// `local` is the built-in test checkout.
+    pub provider: PaymentProvider,
 }
 
 /// Starts paying an invoice from its hosted-page token (for clients that render their own page).

@@ -11,6 +11,7 @@ mod webhook;
 
 use axum::Router;
 use axum::routing::{get, post};
+use invoice_domain::PaymentProvider;
 use secrecy::SecretString;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -40,14 +41,9 @@ impl PaymentSettings {
         }
     }
 
-    /// `stripe` or `local`.
-    pub fn provider(&self) -> &'static str {
-        if self.stripe { "stripe" } else { "local" }
-    }
-
-    /// Who payment events are recorded as on the timeline.
-    pub fn actor(&self) -> &'static str {
-        if self.stripe { "stripe" } else { "test_checkout" }
+    /// Stripe, or the local test checkout.
+    pub fn provider(&self) -> PaymentProvider {
+        if self.stripe { PaymentProvider::Stripe } else { PaymentProvider::Local }
     }
 
     /// The built-in test checkout is served.

@@ -7,21 +7,20 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{TimeZone, Utc};
+use invoice_domain::{Actor, Currency, PaymentMethod};
 use invoice_workflows::InvoiceWorkflow;
-use invoice_workflows::invoice::messages::{
-    NOT_STORED_YET, PaymentFailure, PaymentRequest, RefundRequest,
-};
+use invoice_workflows::invoice::RefusalCode;
+use invoice_workflows::invoice::messages::{PaymentFailure, PaymentRequest, RefundRequest};
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use temporalio_client::WorkflowExecuteUpdateOptions;
-use temporalio_client::errors::WorkflowUpdateError;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::signature::{self, SignatureError};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Json;
+use crate::runs::{InvoiceRun, RunError};
 use crate::state::AppState;
 
 /// What the endpoint answers to an event it accepted.
@@ -88,7 +87,7 @@ pub(super) async fn receive(
         "INSERT INTO payment_provider_events (id, provider, type) VALUES ($1, $2, $3)
          ON CONFLICT (id) DO NOTHING",
         event.id,
-        state.payments.provider(),
+        state.payments.provider().as_str(),
         event.kind
     )
     .execute(&state.db)
@@ -135,14 +134,19 @@ pub(super) async fn receive(
 struct Invoice {
     id: Uuid,
     org_id: Uuid,
-    workflow_id: String,
+}
+
+impl Invoice {
+    fn run(&self) -> InvoiceRun {
+        InvoiceRun::new(self.org_id, self.id)
+    }
 }
 
 /// Hands the event to its invoice's workflow. Errors only when it is worth a retry by Stripe.
 async fn apply(state: &AppState, event: &Event) -> ApiResult<(Option<Invoice>, String)> {
     let object = &event.data.object;
     let at = Utc.timestamp_opt(event.created, 0).single().unwrap_or_else(Utc::now);
-    let actor = state.payments.actor().to_owned();
+    let actor = Actor::of_provider(state.payments.provider());
     let ignored = |why: &str| -> ApiResult<(Option<Invoice>, String)> {
         Ok((None, format!("ignored: {why}")))
     };
@@ -162,19 +166,24 @@ async fn apply(state: &AppState, event: &Event) -> ApiResult<(Option<Invoice>, S
                     "The session has no amount_total.",
                 ));
             };
+            let Some(currency) = currency_of(object) else {
+                return ignored("the session's currency is not one of this platform's");
+            };
             let payment = PaymentRequest {
                 event_id: event.id.clone(),
                 amount,
-                currency: object["currency"].as_str().unwrap_or_default().to_uppercase(),
-                method: channel(object, event.kind.ends_with("async_payment_succeeded")).into(),
+                currency,
+                method: channel(object, event.kind.ends_with("async_payment_succeeded")),
                 reference: reference(object),
                 paid_at: at,
                 actor,
                 provider_confirmed: true,
             };
-            let result =
-                update(state, &invoice, || InvoiceWorkflow::record_payment, payment, &event.id)
-                    .await;
+            let update_id = Some(event.id.clone());
+            let result = state
+                .runs
+                .update(invoice.run(), || InvoiceWorkflow::record_payment, payment, update_id)
+                .await;
             Ok((Some(invoice), outcome(result)?))
         }
         "checkout.session.async_payment_failed" => {
@@ -188,14 +197,16 @@ async fn apply(state: &AppState, event: &Event) -> ApiResult<(Option<Invoice>, S
                 reason: Some("the payment failed at the payment provider".into()),
                 actor,
             };
-            let result = update(
-                state,
-                &invoice,
-                || InvoiceWorkflow::record_payment_failure,
-                failure,
-                &event.id,
-            )
-            .await;
+            let update_id = Some(event.id.clone());
+            let result = state
+                .runs
+                .update(
+                    invoice.run(),
+                    || InvoiceWorkflow::record_payment_failure,
+                    failure,
+                    update_id,
+                )
+                .await;
             Ok((Some(invoice), outcome(result)?))
         }
         "charge.refunded" => {
@@ -210,17 +221,23 @@ async fn apply(state: &AppState, event: &Event) -> ApiResult<(Option<Invoice>, S
             let Some(invoice) = invoice else {
                 return ignored("no payment of this platform has that payment intent");
             };
+            let Some(currency) = currency_of(object) else {
+                return ignored("the charge's currency is not one of this platform's");
+            };
             let refund = RefundRequest {
                 event_id: event.id.clone(),
                 payment_reference: payment_intent,
                 total_refunded: object["amount_refunded"].as_i64().unwrap_or_default(),
-                currency: object["currency"].as_str().unwrap_or_default().to_uppercase(),
-                method: method_of_charge(object).into(),
+                currency,
+                method: method_of_charge(object),
                 refunded_at: at,
                 actor,
             };
-            let result =
-                update(state, &invoice, || InvoiceWorkflow::record_refund, refund, &event.id).await;
+            let update_id = Some(event.id.clone());
+            let result = state
+                .runs
+                .update(invoice.run(), || InvoiceWorkflow::record_refund, refund, update_id)
+                .await;
             Ok((Some(invoice), outcome(result)?))
         }
         _ => ignored("event type not handled"),
@@ -235,7 +252,7 @@ async fn invoice_of(state: &AppState, object: &Value) -> ApiResult<Option<Invoic
     };
     Ok(sqlx::query_as!(
         Invoice,
-        "SELECT id, org_id, workflow_id FROM invoices WHERE org_id = $1 AND id = $2",
+        "SELECT id, org_id FROM invoices WHERE org_id = $1 AND id = $2",
         org_id,
         invoice_id
     )
@@ -246,12 +263,17 @@ async fn invoice_of(state: &AppState, object: &Value) -> ApiResult<Option<Invoic
 async fn invoice_of_payment(state: &AppState, reference: &str) -> ApiResult<Option<Invoice>> {
     Ok(sqlx::query_as!(
         Invoice,
-        "SELECT i.id, i.org_id, i.workflow_id FROM payments p JOIN invoices i ON i.id = p.invoice_id
+        "SELECT i.id, i.org_id FROM payments p JOIN invoices i ON i.id = p.invoice_id
          WHERE p.reference = $1 AND p.amount > 0 LIMIT 1",
         reference
     )
     .fetch_optional(&state.db)
     .await?)
+}
+
+/// Stripe's lower-case currency code as one of ours.
+fn currency_of(object: &Value) -> Option<Currency> {
+    object["currency"].as_str()?.to_uppercase().parse().ok()
 }
 
 /// The payment's reference: Stripe's payment intent, else the session itself.
@@ -262,80 +284,52 @@ fn reference(session: &Value) -> Option<String> {
 /// The dashboard's payment channel. A session only lists the methods it offered; with one
 /// offered that is the channel, otherwise payments settled later are bank payments and
 /// immediate ones cards.
-fn channel(session: &Value, settled_later: bool) -> &'static str {
+fn channel(session: &Value, settled_later: bool) -> PaymentMethod {
     let offered: Vec<&str> = session["payment_method_types"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     match offered.as_slice() {
         [only] => method_name(only),
-        _ if settled_later => "bank_transfer",
-        _ => "card",
+        _ if settled_later => PaymentMethod::BankTransfer,
+        _ => PaymentMethod::Card,
     }
 }
 
-fn method_of_charge(charge: &Value) -> &'static str {
-    charge["payment_method_details"]["type"].as_str().map_or("card", method_name)
+fn method_of_charge(charge: &Value) -> PaymentMethod {
+    charge["payment_method_details"]["type"].as_str().map_or(PaymentMethod::Card, method_name)
 }
 
-fn method_name(stripe_type: &str) -> &'static str {
+fn method_name(stripe_type: &str) -> PaymentMethod {
     match stripe_type {
-        "card" | "card_present" => "card",
+        "card" | "card_present" => PaymentMethod::Card,
         "link" | "paypal" | "amazon_pay" | "revolut_pay" | "cashapp" | "wechat_pay" | "alipay"
-        | "mobilepay" | "samsung_pay" | "kakao_pay" | "naver_pay" => "wallet",
+        | "mobilepay" | "samsung_pay" | "kakao_pay" | "naver_pay" => PaymentMethod::Wallet,
         t if t.ends_with("_debit") || t.ends_with("bank_account") || t.contains("transfer") => {
-            "bank_transfer"
+            PaymentMethod::BankTransfer
         }
         "ideal" | "bancontact" | "sofort" | "eps" | "giropay" | "p24" | "blik" | "twint" => {
-            "bank_transfer"
+            PaymentMethod::BankTransfer
         }
-        _ => "other",
+        _ => PaymentMethod::Other,
     }
-}
-
-async fn update<U>(
-    state: &AppState,
-    invoice: &Invoice,
-    update: impl Fn() -> U,
-    input: U::Input,
-    event_id: &str,
-) -> Result<U::Output, WorkflowUpdateError>
-where
-    U: temporalio_common::UpdateDefinition<
-            Workflow = <InvoiceWorkflow as temporalio_common::HasWorkflowDefinition>::Run,
-        >,
-    U::Input: Send + Clone,
-    U::Output: 'static,
-{
-    let client = match state.temporal.client().await {
-        Ok(client) => client,
-        Err(e) => return Err(WorkflowUpdateError::Other(e.to_string().into())),
-    };
-    let handle = client.get_workflow_handle::<InvoiceWorkflow>(&invoice.workflow_id);
-    // The event id is the update id: a delivery racing its own retry is applied once.
-    let options = WorkflowExecuteUpdateOptions::builder().update_id(event_id.to_owned()).build();
-    let _turn = crate::temporal::update_turn(&invoice.workflow_id).await;
-    crate::temporal::retry_while_busy(|| {
-        handle.execute_update(update(), input.clone(), options.clone())
-    })
-    .await
 }
 
 /// What became of the update; an unreachable workflow service is an error so Stripe retries.
-fn outcome<T>(result: Result<T, WorkflowUpdateError>) -> ApiResult<String> {
+fn outcome<T>(result: Result<T, RunError>) -> ApiResult<String> {
     match result {
         Ok(_) => Ok("applied".into()),
         // Not refused, just early: the provider must deliver it again.
-        Err(WorkflowUpdateError::Failed(failure)) if failure.message == NOT_STORED_YET => {
+        Err(RunError::Refused { code: Some(RefusalCode::NotStoredYet), .. }) => {
             Err(ApiError::Unavailable {
                 code: "invoice_not_ready",
                 message: "The invoice is still being stored; the event will be retried.".into(),
                 details: None,
             })
         }
-        Err(WorkflowUpdateError::Failed(failure)) => Ok(format!("refused: {}", failure.message)),
+        Err(RunError::Refused { message, .. }) => Ok(format!("refused: {message}")),
         // Money that arrives after the run ended (voided, or paid long ago) needs a person.
-        Err(WorkflowUpdateError::NotFound(_)) => {
+        Err(RunError::Finished) => {
             tracing::error!("a payment event arrived for an invoice whose workflow has finished");
             Ok("ignored: the invoice's workflow has finished; check the payment by hand".into())
         }

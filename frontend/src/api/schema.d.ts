@@ -596,6 +596,11 @@ export interface components {
         };
         /** @description Settings the web app reads at start. */
         AppConfig: {
+            /**
+             * @description Every currency invoices may be in, with the digits of its minor unit (ISO 4217): the
+             *     one table the server computes with, so the web app shows amounts the way they are stored.
+             */
+            currencies: components["schemas"]["CurrencyInfo"][];
             temporalNamespace: string;
             /** @description Base URL of the Temporal UI, for support's "open in Temporal UI" link; null when unset. */
             temporalUiUrl?: string | null;
@@ -620,11 +625,12 @@ export interface components {
              * @description Minor units.
              */
             amount: number;
+            /** @example USD */
             currency: string;
             /** Format: date-time */
             expiresAt: string;
-            /** @description `stripe` or `local` (the built-in test checkout). */
-            provider: string;
+            /** @description `local` is the built-in test checkout. */
+            provider: components["schemas"]["PaymentProvider"];
             sessionId: string;
             url: string;
         };
@@ -715,6 +721,22 @@ export interface components {
         CreatedApiKey: components["schemas"]["ApiKey"] & {
             /** @description The key itself. Shown once: store it now. */
             key: string;
+        };
+        /**
+         * @description ISO 4217 currency code
+         * @example EUR
+         */
+        Currency: string;
+        /** @description A currency and its minor unit. */
+        CurrencyInfo: {
+            /** @example HUF */
+            code: string;
+            /**
+             * Format: int32
+             * @description Digits after the decimal point: 2 for HUF and EUR, 0 for JPY, 3 for KWD.
+             * @example 2
+             */
+            exponent: number;
         };
         Customer: {
             address?: components["schemas"]["Address"] | null;
@@ -816,6 +838,11 @@ export interface components {
              */
             unitPrice: number;
         };
+        /**
+         * @description The lifecycle states of an invoice (see the lifecycle in shared/DESIGN.md).
+         * @enum {string}
+         */
+        InvoiceStatus: "draft" | "open" | "sent" | "overdue" | "partially_paid" | "paid" | "void" | "needs_attention" | "refunded";
         /** @description An invoice. Money is in minor units of `currency` (cents for USD, yen for JPY). */
         InvoiceView: {
             /** Format: int64 */
@@ -849,8 +876,7 @@ export interface components {
             issueDate?: string | null;
             /** @description In `GET /api/invoices/{id}` only. */
             lines?: components["schemas"]["InvoiceLineView"][] | null;
-            /** @description The next thing the workflow does by itself: `{kind, at}`. */
-            nextAction?: Record<string, never> | null;
+            nextAction?: components["schemas"]["NextAction"] | null;
             notes?: string | null;
             number?: string | null;
             /** Format: date-time */
@@ -861,8 +887,7 @@ export interface components {
             reference?: string | null;
             /** Format: date-time */
             sentAt?: string | null;
-            /** @example sent */
-            status: string;
+            status: components["schemas"]["InvoiceStatus"];
             /** Format: int64 */
             subtotal: number;
             /** @description Percent. */
@@ -915,10 +940,13 @@ export interface components {
             at?: string | null;
             /** Format: uuid */
             invoiceId: string;
-            status?: string | null;
+            status?: components["schemas"]["InvoiceStatus"] | null;
             /** @enum {string} */
             type: "invoice_changed";
-            /** @description `insert`, `update`, or the kind of the new timeline event (`email_sent`, ...). */
+            /**
+             * @description `insert`, `update`, `delete` (a draft was deleted), or the kind of the new timeline
+             *     event (`email_sent`, ...).
+             */
             what: string;
         } | {
             /** @enum {string} */
@@ -955,6 +983,22 @@ export interface components {
             organization: components["schemas"]["OrganizationView"];
             role: components["schemas"]["Role"];
         };
+        /** @description The next thing the workflow does on its own. */
+        NextAction: {
+            /** Format: date-time */
+            at: string;
+            kind: components["schemas"]["NextActionKind"];
+            /**
+             * Format: int32
+             * @description For reminders: days relative to the due date.
+             */
+            offsetDays?: number | null;
+        };
+        /**
+         * @description What an invoice's workflow does next on its own.
+         * @enum {string}
+         */
+        NextActionKind: "reminder" | "mark_overdue";
         Organization: {
             /** Format: date-time */
             createdAt: string;
@@ -1048,8 +1092,7 @@ export interface components {
                 issueDate?: string | null;
                 /** @description In `GET /api/invoices/{id}` only. */
                 lines?: components["schemas"]["InvoiceLineView"][] | null;
-                /** @description The next thing the workflow does by itself: `{kind, at}`. */
-                nextAction?: Record<string, never> | null;
+                nextAction?: components["schemas"]["NextAction"] | null;
                 notes?: string | null;
                 number?: string | null;
                 /** Format: date-time */
@@ -1060,8 +1103,7 @@ export interface components {
                 reference?: string | null;
                 /** Format: date-time */
                 sentAt?: string | null;
-                /** @example sent */
-                status: string;
+                status: components["schemas"]["InvoiceStatus"];
                 /** Format: int64 */
                 subtotal: number;
                 /** @description Percent. */
@@ -1078,17 +1120,43 @@ export interface components {
             }[];
             nextCursor?: string | null;
         };
-        PaymentView: {
+        /**
+         * @description How money reached the seller (the dashboard's payment channels).
+         * @enum {string}
+         */
+        PaymentMethod: "card" | "bank_transfer" | "wallet" | "cash" | "check" | "manual" | "other";
+        /** @description What a payment update answers. */
+        PaymentOutcome: {
             /** Format: int64 */
+            amountDue: number;
+            /** Format: int64 */
+            amountPaid: number;
+            status: components["schemas"]["InvoiceStatus"];
+        };
+        /**
+         * @description Who takes payments: Stripe Checkout, or the built-in (clearly marked) test checkout.
+         * @enum {string}
+         */
+        PaymentProvider: "stripe" | "local";
+        PaymentView: {
+            /**
+             * Format: int64
+             * @description Minor units; negative for a refund.
+             */
             amount: number;
             currency: string;
             /** Format: uuid */
             id: string;
-            method: string;
+            method: components["schemas"]["PaymentMethod"];
             /** Format: date-time */
             paidAt: string;
             reference?: string | null;
         };
+        /**
+         * @description What is wrong with an invoice's run.
+         * @enum {string}
+         */
+        Problem: "needs_attention" | "failed" | "timed_out" | "terminated";
         Readiness: {
             checks: components["schemas"]["Checks"];
             /** @example ready */
@@ -1106,11 +1174,8 @@ export interface components {
             amount: string;
             /** @description Makes retries safe: the same key records the payment once. */
             idempotencyKey?: string | null;
-            /**
-             * @description card, bank_transfer, wallet, cash, check, manual or other.
-             * @example bank_transfer
-             */
-            method: string;
+            /** @description Kept as text so that an unknown method is a field error like any other. */
+            method: components["schemas"]["PaymentMethod"];
             /**
              * Format: date-time
              * @description When the money arrived; defaults to now.
@@ -1197,26 +1262,44 @@ export interface components {
             tokenType: string;
             user: components["schemas"]["UserView"];
         };
+        /** @description The `status` query, and what most updates answer. */
+        StatusView: {
+            /** Format: int64 */
+            amountDue: number;
+            /** Format: int64 */
+            amountPaid: number;
+            attentionReason?: string | null;
+            currency?: components["schemas"]["Currency"] | null;
+            nextAction?: components["schemas"]["NextAction"] | null;
+            number?: string | null;
+            status: components["schemas"]["InvoiceStatus"];
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            version: number;
+        };
         TimelineEntry: {
+            /** @description `user:<id>`, `api_key:<id>`, `system`, `client`, `stripe` or `test_checkout`. */
             actor: string;
             /** Format: date-time */
             at: string;
             data: Record<string, never>;
             /** Format: int64 */
             id: number;
-            kind: string;
+            kind: components["schemas"]["TimelineKind"];
         };
+        /**
+         * @description The names of [`TimelineEvent`]s, as stored in `invoice_events.kind`.
+         * @enum {string}
+         */
+        TimelineKind: "created" | "draft_updated" | "edit_failed" | "finalize_requested" | "finalized" | "pdf_rendered" | "email_sent" | "email_failed" | "reminder_sent" | "reminder_failed" | "receipt_sent" | "receipt_failed" | "failed" | "retry_requested" | "status_changed" | "voided" | "payment_recorded" | "refund_recorded" | "payment_failed" | "checkout_started" | "checkout_failed" | "viewed";
         /** @description An invoice whose run needs someone. */
         TroubledRun: {
             clientName: string;
             /** Format: uuid */
             invoiceId: string;
             number?: string | null;
-            /**
-             * @description `needs_attention`, or the run's state: `failed`, `timed_out`, `terminated`.
-             * @example needs_attention
-             */
-            problem: string;
+            problem: components["schemas"]["Problem"];
             reason?: string | null;
             /** Format: date-time */
             since: string;
@@ -2197,7 +2280,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["StatusView"];
                 };
             };
             /** @description Malformed JSON or query string */
@@ -2252,6 +2335,14 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     record_payment: {
@@ -2274,7 +2365,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["PaymentOutcome"];
                 };
             };
             /** @description Malformed JSON or query string */
@@ -2321,6 +2412,14 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2405,7 +2504,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["StatusView"];
                 };
             };
             /** @description Malformed JSON or query string */
@@ -2453,6 +2552,14 @@ export interface operations {
             };
             /** @description Input that does not validate (field errors in `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2482,7 +2589,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["StatusView"];
                 };
             };
             /** @description Malformed JSON or query string */
@@ -2530,6 +2637,14 @@ export interface operations {
             };
             /** @description Input that does not validate (field errors in `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2559,7 +2674,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["StatusView"];
                 };
             };
             /** @description Malformed JSON or query string */
@@ -2607,6 +2722,14 @@ export interface operations {
             };
             /** @description Input that does not validate (field errors in `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2674,7 +2797,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["StatusView"];
                 };
             };
             /** @description Malformed JSON or query string */
@@ -2722,6 +2845,14 @@ export interface operations {
             };
             /** @description Input that does not validate (field errors in `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

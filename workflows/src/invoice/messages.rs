@@ -1,22 +1,21 @@
 //! What goes in and out of an `InvoiceWorkflow`: its start input, the updates the API sends
-//! (payments, finalize, void, resend, remind, retry), the query answers, and the contracts of
-//! the activities it calls. Everything is plain JSON on the wire; no personal data goes into
-//! search attributes.
+//! (payments, finalize, void, resend, remind, retry), the query answers and the timeline entries
+//! it projects. Plain JSON on the wire, with typed ids and enums in code; no personal data goes
+//! into search attributes.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use invoice_domain::{Decimal4, InvoiceStatus};
+use invoice_domain::{
+    Actor, Currency, CustomerId, Decimal4, Device, InvoiceId, InvoiceStatus, NextActionKind, OrgId,
+    PaymentMethod, PaymentProvider, TimelineEvent,
+};
 use serde::{Deserialize, Serialize};
-use temporalio_workflow::common::ActivityDefinition;
 
 use super::schedule::ReminderSlot;
 
 /// Workflow type name of the invoice workflow, for callers that start it by name.
 pub const INVOICE_WORKFLOW_TYPE: &str = "InvoiceWorkflow";
-
-/// How an update is refused when it arrives before the run has stored its invoice (the row can
-/// be visible a moment before the run's history records that it was written). Callers should
-/// try again shortly: the API answers 503 `invoice_not_ready` for it.
-pub const NOT_STORED_YET: &str = "the invoice is still being stored; try again in a moment";
 
 /// One invoice line as entered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +31,7 @@ pub struct LineContent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvoiceContent {
-    pub currency: String,
+    pub currency: Currency,
     pub issue_date: Option<NaiveDate>,
     pub due_date: NaiveDate,
     pub lines: Vec<LineContent>,
@@ -46,30 +45,47 @@ pub struct InvoiceContent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvoiceWorkflowInput {
-    pub org_id: String,
-    pub invoice_id: String,
-    pub customer_id: String,
+    pub org_id: OrgId,
+    pub invoice_id: InvoiceId,
+    pub customer_id: CustomerId,
     /// Stay a draft until `finalize`; otherwise finalize at once.
     pub draft: bool,
     pub content: InvoiceContent,
-    /// Who created it: `user:<id>` or `api_key:<id>`.
-    pub actor: String,
+    /// Who created it.
+    pub actor: Actor,
 }
 
-/// What the first step stored, as the workflow needs it.
+/// What the first step stored (or found stored), as the workflow needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvoiceRecord {
     pub total: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub due_date: NaiveDate,
     /// IANA zone of the customer: reminders go out at 09:00 there.
     pub time_zone: String,
     /// The organisation's reminder schedule, in days relative to the due date.
     pub reminder_offsets: Vec<i32>,
+    /// The money the invoice's row already holds. Empty for a new invoice; after ops reset a
+    /// failed run, the new run starts from it, so an amount paid never goes back.
+    #[serde(default)]
+    pub stored: StoredPayments,
 }
 
-/// A payment (or, with a negative amount, a refund) for the invoice.
+/// Payments and refunds already recorded for an invoice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredPayments {
+    pub amount_paid: i64,
+    /// Every payment, refund and failure event id seen so far.
+    pub event_ids: Vec<String>,
+    /// Refunded so far per payment reference.
+    pub refunded_by_reference: BTreeMap<String, i64>,
+    /// When it was paid in full, if it is.
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+/// A payment (or, inside the workflow, a refund with a negative amount) for the invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentRequest {
@@ -77,12 +93,11 @@ pub struct PaymentRequest {
     pub event_id: String,
     /// Minor units, > 0.
     pub amount: i64,
-    pub currency: String,
-    /// card, bank_transfer, wallet, cash, check, manual, other.
-    pub method: String,
+    pub currency: Currency,
+    pub method: PaymentMethod,
     pub reference: Option<String>,
     pub paid_at: DateTime<Utc>,
-    pub actor: String,
+    pub actor: Actor,
     /// Confirmed by a payment provider: the money has moved, so it is recorded even when it is
     /// more than is due (the excess shows on the timeline for the seller to refund).
     #[serde(default)]
@@ -100,11 +115,11 @@ pub struct RefundRequest {
     /// Everything refunded of that payment so far, in minor units (Stripe reports the running
     /// total, so an event delivered twice or out of order never refunds twice).
     pub total_refunded: i64,
-    pub currency: String,
-    /// The channel the money goes back through (card, bank_transfer, ...).
-    pub method: String,
+    pub currency: Currency,
+    /// The channel the money goes back through.
+    pub method: PaymentMethod,
     pub refunded_at: DateTime<Utc>,
-    pub actor: String,
+    pub actor: Actor,
 }
 
 /// A payment that the provider reports as failed (e.g. a bank debit that bounced).
@@ -115,22 +130,21 @@ pub struct PaymentFailure {
     pub amount: i64,
     pub reference: Option<String>,
     pub reason: Option<String>,
-    pub actor: String,
+    pub actor: Actor,
 }
 
 /// A client opened the hosted invoice page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageView {
-    /// desktop, mobile or tablet.
-    pub device: String,
+    pub device: Device,
 }
 
 /// The payer asked to pay what is due (the hosted page's Pay button).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckoutRequest {
-    pub actor: String,
+    pub actor: Actor,
 }
 
 /// A checkout session for the amount due, at the payment provider.
@@ -141,10 +155,9 @@ pub struct CheckoutSession {
     /// Where the payer goes to pay.
     pub url: String,
     pub amount: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub expires_at: DateTime<Utc>,
-    /// `stripe` or `local` (the built-in test checkout).
-    pub provider: String,
+    pub provider: PaymentProvider,
 }
 
 /// What `start_checkout` answers: a session to send the payer to, or why there is none.
@@ -158,6 +171,7 @@ pub struct CheckoutOutcome {
 
 /// What a payment update answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentOutcome {
     pub status: InvoiceStatus,
@@ -165,23 +179,33 @@ pub struct PaymentOutcome {
     pub amount_due: i64,
 }
 
-/// A command from a person or a system: finalize, void, resend, remind now, retry.
+/// A command from a person or a system: finalize, void, resend, remind now, retry, discard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActorRequest {
-    pub actor: String,
+    pub actor: Actor,
     /// Free text (e.g. why an invoice is voided).
     #[serde(default)]
     pub reason: Option<String>,
 }
 
-/// The `status` query.
+/// New content for a draft (the `edit_draft` update).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftEdit {
+    pub content: InvoiceContent,
+    pub customer_id: CustomerId,
+    pub actor: Actor,
+}
+
+/// The `status` query, and what most updates answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatusView {
     pub status: InvoiceStatus,
     pub number: Option<String>,
-    pub currency: Option<String>,
+    pub currency: Option<Currency>,
     pub total: i64,
     pub amount_paid: i64,
     pub amount_due: i64,
@@ -192,10 +216,10 @@ pub struct StatusView {
 
 /// The next thing the workflow does on its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NextAction {
-    /// `reminder` or `mark_overdue`.
-    pub kind: String,
+    pub kind: NextActionKind,
     pub at: DateTime<Utc>,
     /// For reminders: days relative to the due date.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,174 +235,17 @@ pub struct ScheduleView {
     pub reminders_done: usize,
 }
 
-// ---------------------------------------------------------------------------------------------
-// Activity contracts
-// ---------------------------------------------------------------------------------------------
-
-macro_rules! activity_contract {
-    ($(#[$doc:meta])* $marker:ident, $name:literal, $input:ty => $output:ty) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, Default)]
-        pub struct $marker;
-
-        impl ActivityDefinition for $marker {
-            type Input = $input;
-            type Output = $output;
-
-            fn name(&self) -> &str {
-                $name
-            }
-        }
-    };
-}
-
-activity_contract!(
-    /// Stores the invoice row, its lines and the `created` event (idempotent on the id).
-    CreateInvoiceRecord, "create_invoice_record", CreateRecordInput => InvoiceRecord
-);
-activity_contract!(
-    /// Replaces a draft's content (refused once finalized).
-    UpdateDraft, "update_draft", UpdateDraftInput => InvoiceRecord
-);
-activity_contract!(
-    /// Deletes a discarded draft (never numbered) with its lines and events.
-    DeleteDraft, "delete_draft", InvoiceRef => ()
-);
-activity_contract!(
-    /// Takes the next gapless number of the organisation and freezes the invoice.
-    FinalizeInvoice, "finalize_invoice", FinalizeInput => Finalized
-);
-activity_contract!(
-    /// Renders the PDF, stores it content-addressed and records its key.
-    RenderInvoicePdf, "render_invoice_pdf", InvoiceRef => RenderedPdf
-);
-activity_contract!(
-    /// Sends one email (invoice, reminder or receipt) at most once per idempotency key.
-    SendInvoiceEmail, "send_invoice_email", SendEmailInput => SentEmail
-);
-activity_contract!(
-    /// Opens a checkout session for the amount due at the payment provider (once per key).
-    CreateCheckoutSession, "create_checkout_session", CheckoutInput => CheckoutSession
-);
-activity_contract!(
-    /// Writes the workflow's state to Postgres (stale versions lose), appends timeline events
-    /// and payments, and announces the change with NOTIFY.
-    RecordProjection, "record_projection", Projection => ()
-);
-
+/// One timeline entry as the workflow projects it: `{seq, kind, actor, data, at}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CreateRecordInput {
-    pub input: InvoiceWorkflowInput,
-    pub workflow_id: String,
-    pub at: DateTime<Utc>,
-}
-
-/// New content for a draft (the `edit_draft` update).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DraftEdit {
-    pub content: InvoiceContent,
-    pub customer_id: String,
-    pub actor: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateDraftInput {
-    pub org_id: String,
-    pub invoice_id: String,
-    pub customer_id: String,
-    pub content: InvoiceContent,
-    pub actor: String,
-    pub version: u64,
-    pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InvoiceRef {
-    pub org_id: String,
-    pub invoice_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FinalizeInput {
-    pub org_id: String,
-    pub invoice_id: String,
-    /// Workflow time of finalization: the issue date (if none was given) is its local date.
-    pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Finalized {
-    pub number: String,
-    pub issue_date: NaiveDate,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RenderedPdf {
-    pub key: String,
-    pub size: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CheckoutInput {
-    pub org_id: String,
-    pub invoice_id: String,
-    /// Minor units: what is due now.
-    pub amount: i64,
-    pub currency: String,
-    /// Derived in the workflow from the invoice and the amount due: a double click, or a retry,
-    /// never opens two sessions for the same state.
-    pub idempotency_key: String,
-}
-
-/// Which email to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EmailKind {
-    Invoice,
-    Reminder,
-    Receipt,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SendEmailInput {
-    pub org_id: String,
-    pub invoice_id: String,
-    pub kind: EmailKind,
-    /// `<invoice id>:<step>:<n>`, derived in the workflow.
-    pub idempotency_key: String,
-    /// For reminders: days relative to the due date (negative: before).
-    pub offset_days: Option<i32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SentEmail {
-    pub provider_message_id: String,
-    pub recipient: String,
-    /// False when the key had been sent before and this call did nothing.
-    pub newly_sent: bool,
-}
-
-/// One timeline entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TimelineEvent {
+pub struct ProjectedEvent {
     /// Position in the run's timeline (1, 2, ...): deterministic across workflow-task retries,
     /// so an event re-sent after a crash is stored once.
     #[serde(default)]
     pub seq: u64,
-    pub kind: String,
-    pub actor: String,
-    pub data: serde_json::Value,
+    pub actor: Actor,
+    #[serde(flatten)]
+    pub event: TimelineEvent,
     pub at: DateTime<Utc>,
 }
 
@@ -386,8 +253,12 @@ pub struct TimelineEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Projection {
-    pub org_id: String,
-    pub invoice_id: String,
+    pub org_id: OrgId,
+    pub invoice_id: InvoiceId,
+    /// The run that projects: timeline events are stored once per run and place in it, so a
+    /// run that ops started again (a reset) stores its own events beside the old run's.
+    #[serde(default)]
+    pub run_id: String,
     pub version: u64,
     pub status: InvoiceStatus,
     pub amount_paid: i64,
@@ -398,5 +269,5 @@ pub struct Projection {
     pub paid_at: Option<DateTime<Utc>>,
     pub voided_at: Option<DateTime<Utc>>,
     pub payments: Vec<PaymentRequest>,
-    pub events: Vec<TimelineEvent>,
+    pub events: Vec<ProjectedEvent>,
 }

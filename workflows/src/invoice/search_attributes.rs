@@ -14,15 +14,15 @@ pub const AMOUNT_DUE: SearchAttributeKey<i64> = SearchAttributeKey::int("AmountD
 pub const CURRENCY: SearchAttributeKey<String> = SearchAttributeKey::keyword("Currency");
 
 /// The current values of every attribute.
-pub(super) fn updates(s: &InvoiceWorkflow) -> Vec<SearchAttributeUpdate> {
-    let view = s.status_view();
-    let input = s.input();
+pub(super) fn updates(w: &InvoiceWorkflow) -> Vec<SearchAttributeUpdate> {
+    let view = w.state.view();
+    let input = w.state.input();
     let mut updates = vec![
         INVOICE_STATUS.value_set(view.status.as_str().to_owned()),
-        ORG_ID.value_set(input.org_id.clone()),
-        CUSTOMER_ID.value_set(input.customer_id.clone()),
+        ORG_ID.value_set(input.org_id.to_string()),
+        CUSTOMER_ID.value_set(input.customer_id.to_string()),
         AMOUNT_DUE.value_set(view.amount_due),
-        CURRENCY.value_set(input.content.currency.clone()),
+        CURRENCY.value_set(input.content.currency.code().to_owned()),
     ];
     if let Some(number) = view.number {
         updates.push(INVOICE_NUMBER.value_set(number));

@@ -1,0 +1,309 @@
+//! Every call the API makes to invoice workflows, in one place: creating an invoice (its run
+//! started with update-with-start, answered once the run has stored the row), updates (one at
+//! a time per invoice, across replicas), the page-view signal, and, for ops, failed runs and
+//! their reset. One error type, [`RunError`], with one mapping to HTTP.
+
+mod connection;
+mod errors;
+mod turns;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use invoice_domain::{Actor, Device, InvoiceId, OrgId};
+use invoice_service::TemporalSettings;
+use invoice_workflows::InvoiceWorkflow;
+use invoice_workflows::invoice::messages::{
+    ActorRequest, INVOICE_WORKFLOW_TYPE, InvoiceWorkflowInput, PageView, StatusView,
+};
+use invoice_workflows::{invoice_workflow_id, org_workflow_prefix, parse_invoice_workflow_id};
+use sqlx::PgPool;
+use temporalio_client::grpc::WorkflowService;
+use temporalio_client::{
+    Client, UntypedWorkflow, WorkflowExecuteUpdateOptions, WorkflowExecutionStatus,
+    WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowListOptions, WorkflowSignalOptions,
+    WorkflowUpdateWithStartOptions, tonic,
+};
+use temporalio_common::HasWorkflowDefinition;
+use temporalio_common::UpdateDefinition;
+use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use temporalio_common::protos::temporal::api::workflowservice::v1::{
+    GetWorkflowExecutionHistoryRequest, ResetWorkflowExecutionRequest,
+};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+pub use errors::RunError;
+
+use connection::Connection;
+use turns::{TurnError, Turns};
+
+/// How long creating an invoice waits for its run to store the row: usually milliseconds, but
+/// a worker busy rendering PDFs can take seconds to pick up the run's first task.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long an update waits for its turn and for a busy run before giving up.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+/// Bound on one update once it has its turn (a checkout or an edit runs an activity).
+const UPDATE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on one describe, list or reset call.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The update every new run is started with; its id makes a repeated create attach to the
+/// first one's answer.
+const STORED_UPDATE_ID: &str = "stored";
+
+/// An invoice's workflow: the invoice and its organisation (the workflow id is derived).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvoiceRun {
+    pub org_id: OrgId,
+    pub invoice_id: InvoiceId,
+}
+
+impl InvoiceRun {
+    pub fn new(org_id: impl Into<OrgId>, invoice_id: impl Into<InvoiceId>) -> Self {
+        Self { org_id: org_id.into(), invoice_id: invoice_id.into() }
+    }
+
+    pub fn workflow_id(self) -> String {
+        invoice_workflow_id(self.org_id, self.invoice_id)
+    }
+}
+
+/// Why a closed invoice run needs someone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunFailure {
+    Failed,
+    TimedOut,
+    Terminated,
+}
+
+impl RunFailure {
+    fn of(status: WorkflowExecutionStatus) -> Option<Self> {
+        match status {
+            WorkflowExecutionStatus::Failed => Some(Self::Failed),
+            WorkflowExecutionStatus::TimedOut => Some(Self::TimedOut),
+            WorkflowExecutionStatus::Terminated => Some(Self::Terminated),
+            _ => None,
+        }
+    }
+}
+
+/// The invoice workflows' client. Cheap to clone; one per process, in `AppState`.
+#[derive(Debug, Clone)]
+pub struct InvoiceRuns {
+    connection: Connection,
+    turns: Turns,
+}
+
+impl InvoiceRuns {
+    /// Nothing connects until the first call.
+    pub fn new(settings: TemporalSettings, db: PgPool) -> Self {
+        Self { connection: Connection::new(settings), turns: Turns::new(db) }
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.connection.settings().namespace
+    }
+
+    async fn client(&self) -> Result<Client, RunError> {
+        self.connection.client().await.map_err(RunError::unavailable)
+    }
+
+    /// Readiness: Temporal answers for our namespace.
+    pub async fn check(&self) -> Result<(), RunError> {
+        self.connection.check().await.map_err(RunError::unavailable)
+    }
+
+    /// Starts the invoice's run and answers once the run has stored the invoice row (the
+    /// `stored` update, sent with the start). A repeated call for the same invoice attaches to
+    /// the running run and gets the same answer; a run of that id that has closed is
+    /// [`RunError::AlreadyExists`].
+    pub async fn create(&self, input: &InvoiceWorkflowInput) -> Result<StatusView, RunError> {
+        let client = self.client().await?;
+        let settings = self.connection.settings();
+        let workflow_id = invoice_workflow_id(input.org_id, input.invoice_id);
+        let options = WorkflowUpdateWithStartOptions::new(
+            settings.task_queue.clone(),
+            workflow_id,
+            WorkflowIdConflictPolicy::UseExisting,
+        )
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .update_id(STORED_UPDATE_ID.to_owned())
+        .build();
+        let request = ActorRequest { actor: input.actor.clone(), reason: None };
+        let call = client.execute_update_with_start_workflow(
+            InvoiceWorkflow::run,
+            input.clone(),
+            InvoiceWorkflow::stored,
+            request,
+            options,
+        );
+        tokio::time::timeout(CREATE_TIMEOUT, call)
+            .await
+            .map_err(|_| RunError::Timeout)?
+            .map_err(RunError::from_update_with_start)
+    }
+
+    /// Sends an update to an invoice's run in the invoice's turn, and waits for its answer.
+    ///
+    /// `update_id` makes a retried request count once. The update runs on a task of its own:
+    /// a client that hangs up does not cut it off between Temporal and the turn's release.
+    pub async fn update<U>(
+        &self,
+        run: InvoiceRun,
+        update: impl Fn() -> U + Send + Sync + 'static,
+        input: U::Input,
+        update_id: Option<String>,
+    ) -> Result<U::Output, RunError>
+    where
+        U: UpdateDefinition<Workflow = <InvoiceWorkflow as HasWorkflowDefinition>::Run>
+            + Send
+            + 'static,
+        U::Input: Clone + Send + Sync + 'static,
+        U::Output: Send + Sync + 'static,
+    {
+        let client = self.client().await?;
+        let turns = self.turns.clone();
+        let task = async move {
+            let workflow_id = run.workflow_id();
+            let deadline = Instant::now() + BUSY_WAIT;
+            let turn = turns.take(&workflow_id, deadline).await.map_err(|e| match e {
+                TurnError::Busy => RunError::Busy,
+                TurnError::Database(e) => RunError::Internal(anyhow::Error::new(e)),
+            })?;
+            let handle = client.get_workflow_handle::<InvoiceWorkflow>(&workflow_id);
+            let options =
+                WorkflowExecuteUpdateOptions::builder().maybe_update_id(update_id).build();
+            let mut pause = Duration::from_millis(20);
+            let result = loop {
+                let call = handle.execute_update(update(), input.clone(), options.clone());
+                match tokio::time::timeout(UPDATE_TIMEOUT, call).await {
+                    Err(_) => break Err(RunError::Timeout),
+                    Ok(Err(e)) if RunError::is_busy(&e) && Instant::now() + pause < deadline => {
+                        // Jittered, so that a burst does not come back as one burst.
+                        let jitter = rand::random_range(0..=pause.as_millis() as u64);
+                        tokio::time::sleep(pause + Duration::from_millis(jitter)).await;
+                        pause = (pause * 2).min(Duration::from_millis(400));
+                    }
+                    Ok(result) => break result.map_err(RunError::from_update),
+                }
+            };
+            turn.release().await;
+            result
+        };
+        tokio::spawn(task)
+            .await
+            .map_err(|e| RunError::Internal(anyhow::anyhow!("update task: {e}")))?
+    }
+
+    /// Tells the run the client opened the hosted page, without making the client wait.
+    pub fn record_view(&self, run: InvoiceRun, device: Device) {
+        let runs = self.clone();
+        tokio::spawn(async move {
+            let Ok(client) = runs.client().await else { return };
+            let handle = client.get_workflow_handle::<InvoiceWorkflow>(run.workflow_id());
+            let view = PageView { device };
+            // A finished run (paid long ago) no longer counts views; nothing to do about it.
+            if let Err(e) = handle
+                .signal(InvoiceWorkflow::record_view, view, WorkflowSignalOptions::default())
+                .await
+            {
+                tracing::debug!(error = %e, invoice.id = %run.invoice_id, "view not recorded");
+            }
+        });
+    }
+
+    /// Whether the invoice's latest run closed without completing.
+    pub async fn run_failure(&self, run: InvoiceRun) -> Result<Option<RunFailure>, RunError> {
+        let client = self.client().await?;
+        let handle = client.get_workflow_handle::<UntypedWorkflow>(run.workflow_id());
+        let description =
+            tokio::time::timeout(REQUEST_TIMEOUT, handle.describe(Default::default()))
+                .await
+                .map_err(|_| RunError::unavailable("describe timed out"))?
+                .map_err(RunError::unavailable)?;
+        Ok(RunFailure::of(description.status()))
+    }
+
+    /// The organisation's invoice runs that closed without completing (at most `limit`), by
+    /// invoice, with when they closed.
+    pub async fn failed_runs(
+        &self,
+        org_id: OrgId,
+        limit: usize,
+    ) -> Result<BTreeMap<InvoiceId, (RunFailure, DateTime<Utc>)>, RunError> {
+        let client = self.client().await?;
+        let query = format!(
+            "WorkflowType = '{INVOICE_WORKFLOW_TYPE}' AND ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated')"
+        );
+        let prefix = org_workflow_prefix(org_id);
+        let mut stream =
+            client.list_workflows(query, WorkflowListOptions::builder().limit(limit).build());
+        let mut runs = BTreeMap::new();
+        let list = async {
+            while let Some(run) = stream.next().await {
+                let run = run.map_err(RunError::unavailable)?;
+                let Some((_, invoice_id)) =
+                    parse_invoice_workflow_id(run.id()).filter(|_| run.id().starts_with(&prefix))
+                else {
+                    continue;
+                };
+                let Some(failure) = RunFailure::of(run.status()) else { continue };
+                let since = run.close_time().map_or_else(Utc::now, DateTime::<Utc>::from);
+                runs.insert(invoice_id, (failure, since));
+            }
+            Ok::<_, RunError>(())
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, list)
+            .await
+            .map_err(|_| RunError::unavailable("listing runs timed out"))??;
+        Ok(runs)
+    }
+
+    /// Resets a closed, failed run to its first workflow task: the invoice runs again from the
+    /// start in a new run of the same workflow id, its idempotent activities skipping what is
+    /// done, and going on from the money the invoice row already holds.
+    pub async fn reset_to_start(&self, run: InvoiceRun, actor: &Actor) -> Result<(), RunError> {
+        let mut client = self.client().await?;
+        let namespace = self.namespace().to_owned();
+        let execution = WorkflowExecution { workflow_id: run.workflow_id(), run_id: String::new() };
+        let history = WorkflowService::get_workflow_execution_history(
+            &mut client,
+            tonic::Request::new(GetWorkflowExecutionHistoryRequest {
+                namespace: namespace.clone(),
+                execution: Some(execution.clone()),
+                maximum_page_size: 20,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(|s| RunError::unavailable(s.message()))?
+        .into_inner();
+        let first_task = history
+            .history
+            .iter()
+            .flat_map(|h| h.events.iter())
+            .find(|e| e.event_type() == EventType::WorkflowTaskCompleted)
+            .map(|e| e.event_id)
+            .ok_or_else(|| RunError::Refused {
+                code: None,
+                message: "the run never completed a workflow task; it cannot be reset".into(),
+            })?;
+        WorkflowService::reset_workflow_execution(
+            &mut client,
+            tonic::Request::new(ResetWorkflowExecutionRequest {
+                namespace,
+                workflow_execution: Some(execution),
+                reason: format!("ops retry by {actor}"),
+                workflow_task_finish_event_id: first_task,
+                request_id: Uuid::new_v4().to_string(),
+                ..Default::default()
+            }),
+        )
+        .await
+        .map(drop)
+        .map_err(|s| RunError::unavailable(s.message()))
+    }
+}

@@ -1,0 +1,309 @@
+//! Connecting to Temporal, the same way from the API and the worker.
+//!
+//! Settings come through the SDK's environment configuration, so the standard variables and
+//! profile file work: `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY` (Temporal
+//! Cloud), `TEMPORAL_TLS`, `TEMPORAL_TLS_CLIENT_CERT_PATH`/`_DATA`, `TEMPORAL_TLS_CLIENT_KEY_PATH`
+//! /`_DATA`, `TEMPORAL_TLS_SERVER_CA_CERT_PATH`/`_DATA`, `TEMPORAL_TLS_SERVER_NAME`,
+//! `TEMPORAL_GRPC_META_*`, and a profile (`TEMPORAL_PROFILE`) of the TOML file at
+//! `TEMPORAL_CONFIG_FILE` (or the default path). The address and namespace can also be given as
+//! flags, which win.
+
+use std::time::{Duration, Instant};
+
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions,
+    errors::{ClientConnectError, ClientNewError},
+    grpc::WorkflowService,
+    tonic::{self, Code},
+};
+use temporalio_common::envconfig::{
+    ConfigError, LoadClientConfigProfileOptions, load_client_config_profile,
+};
+use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;
+use tracing::{info, warn};
+
+/// Where `make dev` runs the Temporal dev server, when nothing else is configured.
+pub const DEFAULT_ADDRESS: &str = "127.0.0.1:7233";
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The flags; every other setting is read by the SDK's environment configuration (above).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TemporalArgs {
+    /// Temporal frontend, `host:port` or a URL (default: the profile's, else 127.0.0.1:7233).
+    #[arg(long = "temporal-address", env = "TEMPORAL_ADDRESS")]
+    pub address: Option<String>,
+    /// Temporal namespace (default: the profile's, else `default`).
+    #[arg(long = "temporal-namespace", env = "TEMPORAL_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Task queue the invoice workflows and activities run on.
+    #[arg(
+        long = "temporal-task-queue",
+        env = "TEMPORAL_TASK_QUEUE",
+        default_value = invoice_workflows::TASK_QUEUE
+    )]
+    pub task_queue: String,
+}
+
+/// Resolved connection settings.
+#[derive(Debug, Clone)]
+pub struct TemporalSettings {
+    /// As configured, for logs and messages.
+    pub address: String,
+    pub namespace: String,
+    pub task_queue: String,
+    /// True when TLS (or an API key, which implies TLS) is configured.
+    pub tls: bool,
+    connection: ConnectionOptions,
+}
+
+/// The Temporal settings do not make a connection.
+#[derive(Debug, thiserror::Error)]
+#[error("Temporal settings: {0}")]
+pub struct SettingsError(String);
+
+impl From<ConfigError> for SettingsError {
+    fn from(error: ConfigError) -> Self {
+        Self(error.to_string())
+    }
+}
+
+impl TemporalSettings {
+    /// Reads the profile file and the `TEMPORAL_*` variables, then applies the flags.
+    pub fn load(args: &TemporalArgs) -> Result<Self, SettingsError> {
+        let mut profile =
+            load_client_config_profile(LoadClientConfigProfileOptions::default(), None)?;
+        if let Some(address) = &args.address {
+            profile.address = Some(address.clone());
+        }
+        if let Some(namespace) = &args.namespace {
+            profile.namespace = Some(namespace.clone());
+        }
+        let address = profile.address.get_or_insert_with(|| DEFAULT_ADDRESS.to_owned()).clone();
+        let namespace = profile.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+        let connection = ConnectionOptions::try_from(profile)?;
+        Ok(Self {
+            address,
+            namespace,
+            task_queue: args.task_queue.clone(),
+            tls: connection.tls_options.is_some(),
+            connection,
+        })
+    }
+
+    /// Settings for a plain connection to `address` (tests, local tools).
+    pub fn plain(address: &str, namespace: &str, task_queue: &str) -> Result<Self, SettingsError> {
+        let profile = temporalio_client::envconfig::ClientConfigProfile::builder()
+            .address(address)
+            .namespace(namespace)
+            .build();
+        let connection = ConnectionOptions::try_from(profile)?;
+        Ok(Self {
+            address: address.to_owned(),
+            namespace: namespace.to_owned(),
+            task_queue: task_queue.to_owned(),
+            tls: false,
+            connection,
+        })
+    }
+}
+
+/// Errors connecting to Temporal. Messages are self-contained one-liners (the SDK's own
+/// connect error prints a `Debug` dump), so a retry log line or the final error reads well.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The transport could not connect, or the server did not answer `GetSystemInfo`.
+    #[error("cannot connect to Temporal at {address}: {reason}")]
+    Connect { address: String, reason: String, cause: ClientConnectError },
+    /// The client options were rejected.
+    #[error("cannot create a Temporal client: {0}")]
+    Client(ClientNewError),
+    /// The server answered, but not for this namespace (or refused the credentials).
+    #[error(
+        "Temporal namespace {namespace:?} is not available: {:?}: {}",
+        status.code(),
+        status.message()
+    )]
+    Namespace { namespace: String, status: tonic::Status },
+    /// One attempt took longer than its bound.
+    #[error("Temporal at {address} did not answer within {timeout:?}")]
+    Timeout { address: String, timeout: Duration },
+    /// Retries ran out; the source is the last attempt's error.
+    #[error(
+        "Temporal at {address} (namespace {namespace:?}) was not ready after {attempts} \
+         attempts over {waited:?}; is the server running?"
+    )]
+    GaveUp {
+        address: String,
+        namespace: String,
+        attempts: u32,
+        waited: Duration,
+        #[source]
+        last: Box<ConnectError>,
+    },
+}
+
+impl ConnectError {
+    fn connect(address: &str, cause: ClientConnectError) -> Self {
+        let reason = match &cause {
+            ClientConnectError::SystemInfoCallError(status) => {
+                format!("GetSystemInfo failed: {:?}: {}", status.code(), status.message())
+            }
+            // The innermost error says what actually happened ("Connection refused").
+            other => {
+                let mut root: &dyn std::error::Error = other;
+                while let Some(source) = root.source() {
+                    root = source;
+                }
+                root.to_string()
+            }
+        };
+        Self::Connect { address: address.to_owned(), reason, cause }
+    }
+
+    /// Whether trying again later can succeed: configuration mistakes cannot.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Client(_) | Self::GaveUp { .. } => false,
+            Self::Connect { cause, .. } => matches!(
+                cause,
+                ClientConnectError::TonicTransportError(_)
+                    | ClientConnectError::SystemInfoCallError(_)
+                    | ClientConnectError::DnsResolutionError { .. }
+            ),
+            Self::Namespace { status, .. } => !matches!(
+                status.code(),
+                Code::PermissionDenied | Code::Unauthenticated | Code::InvalidArgument
+            ),
+            Self::Timeout { .. } => true,
+        }
+    }
+}
+
+/// One attempt bounded by `timeout`: connect, then check that the namespace exists.
+///
+/// The namespace check matters at start-up: the dev server accepts connections slightly before
+/// it has registered its namespaces, and a worker polling a missing namespace fails for good.
+pub async fn connect(
+    settings: &TemporalSettings,
+    timeout: Duration,
+) -> Result<Client, ConnectError> {
+    let attempt = async {
+        let mut options = settings.connection.clone();
+        options.connect_timeout = Some(timeout);
+        let connection = Connection::connect(options)
+            .await
+            .map_err(|cause| ConnectError::connect(&settings.address, cause))?;
+        let client = Client::new(connection, ClientOptions::new(&settings.namespace).build())
+            .map_err(ConnectError::Client)?;
+        check_namespace(&client, &settings.namespace, timeout).await?;
+        Ok(client)
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| ConnectError::Timeout { address: settings.address.clone(), timeout })?
+}
+
+/// The namespace answers within `timeout` (readiness checks call this on a connected client).
+pub async fn check_namespace(
+    client: &Client,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<(), ConnectError> {
+    let mut request = tonic::Request::new(DescribeNamespaceRequest {
+        namespace: namespace.to_owned(),
+        ..Default::default()
+    });
+    request.set_timeout(timeout);
+    let mut service = client.clone();
+    WorkflowService::describe_namespace(&mut service, request)
+        .await
+        .map(drop)
+        .map_err(|status| ConnectError::Namespace { namespace: namespace.to_owned(), status })
+}
+
+/// Connects, retrying with exponential backoff for up to `budget` while the server is not up.
+///
+/// Every failed attempt is logged with the reason and the delay before the next one, so a binary
+/// waiting for a booting server says so instead of looking hung.
+pub async fn connect_with_retry(
+    settings: &TemporalSettings,
+    attempt_timeout: Duration,
+    budget: Duration,
+) -> Result<Client, ConnectError> {
+    let started = Instant::now();
+    let mut backoff = INITIAL_BACKOFF;
+    let mut attempt: u32 = 1;
+    loop {
+        let error = match connect(settings, attempt_timeout).await {
+            Ok(client) => {
+                info!(address = %settings.address, namespace = %settings.namespace, attempt, "connected to Temporal");
+                return Ok(client);
+            }
+            Err(error) if !error.is_retryable() => return Err(error),
+            Err(error) => error,
+        };
+        let waited = started.elapsed();
+        if waited + backoff > budget {
+            return Err(ConnectError::GaveUp {
+                address: settings.address.clone(),
+                namespace: settings.namespace.clone(),
+                attempts: attempt,
+                waited,
+                last: Box::new(error),
+            });
+        }
+        warn!(
+            address = %settings.address,
+            namespace = %settings.namespace,
+            attempt,
+            retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+            error = %error,
+            "Temporal is not ready yet; retrying"
+        );
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        attempt += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_host_port_and_urls_are_accepted() {
+        for (address, scheme) in
+            [("127.0.0.1:7233", "http"), ("https://ns.tmprl.cloud:7233", "https")]
+        {
+            let settings = TemporalSettings::plain(address, "default", "q").unwrap();
+            assert_eq!(settings.connection.target.scheme(), scheme, "{address}");
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_retryable_and_gives_up_within_budget() {
+        // Port 1 on loopback: connection refused immediately, no server needed.
+        let settings = TemporalSettings::plain("127.0.0.1:1", "default", "q").unwrap();
+        let error = connect(&settings, Duration::from_secs(2)).await.unwrap_err();
+        assert!(error.is_retryable(), "{error:?}");
+        let error = connect_with_retry(&settings, Duration::from_secs(2), Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ConnectError::GaveUp { attempts: 1, .. }), "{error:?}");
+        assert!(error.to_string().contains("127.0.0.1:1"));
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out_instead_of_hanging() {
+        // The kernel completes the TCP handshake on a bound listener, but nothing ever speaks
+        // gRPC: the shape of a wedged or half-started server.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let settings = TemporalSettings::plain(&address, "default", "q").unwrap();
+        let error = connect(&settings, Duration::from_millis(500)).await.unwrap_err();
+        assert!(matches!(error, ConnectError::Timeout { .. }), "{error:?}");
+    }
+}

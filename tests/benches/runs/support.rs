@@ -1,0 +1,24 @@
+//! What the runs share: their settings from the environment, and a Temporal client.
+
+/// A variable the run's script sets.
+pub(crate) fn required(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run this through `make bench` or `make chaos`")
+    })
+}
+
+/// A positive number from the environment, or `default`.
+pub(crate) fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default)
+}
+
+/// A client of the run's Temporal server (`TEMPORAL_ADDRESS`), connected as the binaries
+/// connect.
+pub(crate) async fn temporal_client() -> temporalio_client::Client {
+    let settings =
+        invoice_service::TemporalSettings::plain(&required("TEMPORAL_ADDRESS"), "default", "bench")
+            .expect("Temporal settings");
+    invoice_service::temporal::connect(&settings, std::time::Duration::from_secs(10))
+        .await
+        .expect("Temporal")
+}

@@ -1,0 +1,197 @@
+//! The web app's side of the API: live invoice changes over `/api/ws` (fed by Postgres
+//! LISTEN/NOTIFY), the built app served with its client-side routes, and `/api/app-config`.
+
+use std::time::Duration;
+
+use crate::common::TestApp;
+use crate::common::stack::Stack;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(app: &TestApp, token: &str) -> Result<Socket, WsError> {
+    let url = format!("ws://{}/api/ws?token={token}", app.addr);
+    tokio_tungstenite::connect_async(url).await.map(|(socket, _)| socket)
+}
+
+/// The next JSON message within `within`, or None.
+async fn next_message(socket: &mut Socket, within: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(err))) => panic!("socket error: {err}"),
+            Ok(None) | Err(_) => return None,
+        }
+    }
+}
+
+fn invoice_body() -> Value {
+    let due = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive();
+    json!({
+        "clientName": "Initech",
+        "clientEmail": "ap@initech.example",
+        "currency": "EUR",
+        "dueDate": due.to_string(),
+        "items": [{ "description": "Audit", "quantity": "1", "unitPrice": "400.00" }]
+    })
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn invoice_changes_reach_their_organisation_live_and_no_other(db: PgPool) {
+    let stack = Stack::start(db).await;
+    let owner = stack.app.register("live-owner@example.com").await;
+    let stranger = stack.app.register("live-stranger@example.com").await;
+    let mut mine = connect(&stack.app, &owner.access_token).await.expect("owner connects");
+    let mut theirs = connect(&stack.app, &stranger.access_token).await.expect("stranger connects");
+    // The first subscriber starts the listener, which announces itself with a resync.
+    let first = next_message(&mut mine, Duration::from_secs(10)).await;
+    assert_eq!(first, Some(json!({ "type": "resync" })));
+
+    let created = stack.create_invoice(&owner, invoice_body()).await;
+    let id = created["id"].as_str().unwrap();
+    // The worker writes the row, the timeline and the status as the invoice goes out; each
+    // write is pushed, up to `sent`, without the client asking.
+    let mut seen = Vec::new();
+    while !seen.iter().any(|m: &Value| m["status"] == "sent" && m["what"] == "email_sent") {
+        let message = next_message(&mut mine, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|| panic!("no live update up to sent; got {seen:#?}"));
+        if message["type"] == "resync" {
+            continue;
+        }
+        assert_eq!(message["type"], "invoice_changed", "{message}");
+        assert_eq!(message["invoiceId"], id, "{message}");
+        seen.push(message);
+    }
+    assert!(seen.iter().any(|m| m["what"] == "insert"), "{seen:#?}");
+    assert!(seen.iter().any(|m| m["what"] == "pdf_rendered"), "{seen:#?}");
+
+    // The other organisation heard nothing about it (its socket is still open and quiet).
+    while let Some(message) = next_message(&mut theirs, Duration::from_millis(300)).await {
+        assert_eq!(message, json!({ "type": "resync" }), "leaked: {message}");
+    }
+    assert_alive(&mut theirs).await;
+}
+
+/// Sends a ping and expects the pong: the socket is alive (not closed on us).
+async fn assert_alive(socket: &mut Socket) {
+    socket.send(Message::Ping(b"check".to_vec().into())).await.expect("ping sent");
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(Message::Pong(body)))) => {
+                assert_eq!(&body[..], b"check");
+                return;
+            }
+            Ok(Some(Ok(Message::Text(text)))) => assert!(text.contains("resync"), "{text}"),
+            other => panic!("no pong: {other:?}"),
+        }
+    }
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn the_socket_refuses_bad_tokens_and_plain_requests(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let user = app.register("live-refused@example.com").await;
+    for token in ["", "garbage", "inv_sk_nope_nope"] {
+        match connect(&app, token).await {
+            Err(WsError::Http(response)) => assert_eq!(response.status(), 401, "{token}"),
+            other => panic!("token {token:?} was not refused: {other:?}"),
+        }
+    }
+    // Without an upgrade: a JSON error, like every other error of the API.
+    let r = app.get(&format!("/api/ws?token={}", user.access_token), &user.access_token).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.code(), "websocket_required");
+    let r = app.get("/api/ws", &user.access_token).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn the_built_app_is_served_with_its_routes_and_the_api_stays_json(db: PgPool) {
+    let dist = std::env::temp_dir().join(format!("web-dist-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dist.join("assets")).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><div id=root></div>").unwrap();
+    std::fs::write(dist.join("assets/app-3f2a.js"), "console.log(1)").unwrap();
+    let dir = dist.clone();
+    let app = TestApp::spawn_with(db, move |c| {
+        c.web.dist = Some(dir);
+        c.web.temporal_ui_url = Some("http://temporal.example:8233".into());
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(app.url(path)).send();
+
+    for path in ["/", "/invoices", "/invoices/0192c6a4-0000-7000-8000-000000000000", "/analytics"] {
+        let r = get(path).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["cache-control"], "no-cache", "{path}");
+        assert!(r.text().await.unwrap().contains("id=root"), "{path}");
+    }
+    let r = get("/assets/app-3f2a.js").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert_eq!(r.text().await.unwrap(), "console.log(1)");
+    // A missing asset is not answered with the page (it would be cached as a script).
+    assert_eq!(get("/assets/gone-1111.js").await.unwrap().status(), 404);
+    // Nothing outside the directory is reachable.
+    let secret = format!("secret-{}.txt", uuid::Uuid::new_v4());
+    std::fs::write(dist.parent().unwrap().join(&secret), "do not serve").unwrap();
+    let r = get(&format!("/%2e%2e/{secret}")).await.unwrap();
+    assert!(!r.text().await.unwrap().contains("do not serve"));
+    std::fs::remove_file(dist.parent().unwrap().join(&secret)).ok();
+    // The API's own paths keep their JSON errors; the hosted page and the docs their own 404s.
+    for path in ["/api/nothing-here", "/api"] {
+        let r = get(path).await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    for path in ["/i/not-a-token", "/i/not-a-token/pdf", "/api-docs/nope"] {
+        let r = get(path).await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(!r.text().await.unwrap().contains("id=root"), "{path} got the app");
+    }
+    let r = client.post(app.url("/invoices")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+
+    let r = get("/api/app-config").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let config: Value = r.json().await.unwrap();
+    assert_eq!(config["temporalUiUrl"], "http://temporal.example:8233");
+    assert_eq!(config["temporalNamespace"], "default");
+    // The one currency table, as the server computes with it: the web app formats amounts by it
+    // (HUF has 2 digits in ISO 4217, where browsers' Intl says 0; IQD has 3).
+    let exponent = |code: &str| {
+        config["currencies"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap()
+            ["exponent"]
+            .clone()
+    };
+    assert_eq!(
+        (exponent("HUF"), exponent("IQD"), exponent("JPY"), exponent("EUR")),
+        (json!(2), json!(3), json!(0), json!(2))
+    );
+    assert_eq!(
+        config["currencies"].as_array().unwrap().len(),
+        invoice_domain::Currency::all().count()
+    );
+    std::fs::remove_dir_all(dist).ok();
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn without_a_built_app_unknown_paths_are_json_404s(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let r = reqwest::get(app.url("/invoices")).await.unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    let config: Value =
+        reqwest::get(app.url("/api/app-config")).await.unwrap().json().await.unwrap();
+    assert_eq!(config["temporalUiUrl"], Value::Null);
+}

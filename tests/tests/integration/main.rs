@@ -1,0 +1,18 @@
+//! The workspace's integration tests, in one binary (every test binary links the whole tree):
+//! the real router on a loopback port over a fresh database per test (`#[sqlx::test]`), the
+//! real worker binary, Temporal, moto (S3, SES) and the mail catcher that `make test` starts.
+
+#![expect(clippy::inconsistent_digit_grouping, reason = "amounts are written as units.cents")]
+
+mod common;
+
+mod analytics;
+mod architecture;
+mod auth;
+mod customers;
+mod errors;
+mod invoice_validation;
+mod invoices;
+mod live;
+mod payments;
+mod tenancy;

@@ -1,0 +1,787 @@
+//! The invoice's state and every change to it, as plain functions of their inputs (workflow
+//! time is passed in): what the workflow's handlers and main loop do to the invoice, without
+//! Temporal, so they are tested directly (`tests.rs`, with property tests over random sequences
+//! of payments, refunds, voids and retries).
+//!
+//! The workflow (`workflow.rs`) owns one `InvoiceState`; its update handlers validate
+//! (`validate.rs`) and apply a change here, and its main loop (`steps.rs`) runs the side
+//! effects these changes call for, one at a time.
+
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use invoice_domain::{
+    Actor, Device, EmailKind, InvoiceId, InvoiceStatus, NextActionKind, Step, TimelineEvent,
+};
+
+use super::activities::{CheckoutInput, Finalized, InvoiceRef, RenderedPdf, SentEmail};
+use super::keys;
+use super::messages::{
+    ActorRequest, CheckoutSession, DraftEdit, InvoiceRecord, InvoiceWorkflowInput, NextAction,
+    PaymentFailure, PaymentOutcome, PaymentRequest, ProjectedEvent, Projection, RefundRequest,
+    ScheduleView, StatusView,
+};
+use super::schedule::{self, ReminderSlot};
+
+/// A client opening the hosted page again within this time is the same visit.
+const VIEW_VISIT_MINUTES: i64 = 30;
+
+/// A checkout session is reused while it has at least this long left.
+const CHECKOUT_REUSE_MARGIN_MINUTES: i64 = 10;
+
+/// What someone asked the run to do that it has not done yet. The requests exclude each
+/// other: a draft is edited, or finalized, or voided, or deleted; a parked invoice is retried
+/// or voided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    None,
+    /// A draft edit is being stored; nothing else may happen to the draft meanwhile.
+    Edit,
+    /// Number, render and send the invoice.
+    Finalize,
+    /// Ops asked to run the failed step again.
+    Retry,
+    /// No more emails, reminders or payments.
+    Void(ActorRequest),
+    /// Delete the draft.
+    Discard(ActorRequest),
+}
+
+/// An email someone asked for, sent by the main loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Resend(Actor),
+    RemindNow(Actor),
+}
+
+/// What the draft stage ends with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DraftOutcome {
+    Finalize,
+    Void,
+    Discard(ActorRequest),
+}
+
+/// What the Pay button gets: the session already open for this amount, or a new one to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckoutPlan {
+    Reuse(CheckoutSession),
+    Open(CheckoutInput),
+}
+
+/// Reminders whose time has come: the latest is sent, the earlier ones (missed in an outage)
+/// collapse into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueReminder {
+    pub latest: ReminderSlot,
+    pub collapsed: Vec<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceState {
+    input: InvoiceWorkflowInput,
+    record: Option<InvoiceRecord>,
+    status: InvoiceStatus,
+    number: Option<String>,
+    amount_paid: i64,
+    /// Payment, refund and failure event ids seen: a repeated one is refused.
+    seen_events: BTreeSet<String>,
+    /// Refunded so far per payment reference (the provider reports running totals).
+    refunded_by_reference: BTreeMap<String, i64>,
+    request: Request,
+    commands: VecDeque<Command>,
+    attention_reason: Option<String>,
+    reminders: Vec<ReminderSlot>,
+    reminders_done: usize,
+    overdue_at: Option<DateTime<Utc>>,
+    overdue_marked: bool,
+    pdf_key: Option<String>,
+    sent_at: Option<DateTime<Utc>>,
+    paid_at: Option<DateTime<Utc>>,
+    voided_at: Option<DateTime<Utc>>,
+    resends: u32,
+    manual_reminders: u32,
+    /// The latest checkout session, reused while the amount due is the same.
+    checkout: Option<CheckoutSession>,
+    /// Sessions opened again for the same amount because the previous one expired.
+    checkout_renewals: u32,
+    /// When each device class last opened the hosted page.
+    last_views: BTreeMap<Device, DateTime<Utc>>,
+    /// Version of the last projection; Postgres ignores older ones.
+    version: u64,
+    /// Timeline entries pushed so far (their `seq`).
+    event_seq: u64,
+    pending_events: Vec<ProjectedEvent>,
+    pending_payments: Vec<PaymentRequest>,
+    /// Bumped by every change the main loop must look at, so it wakes up.
+    wakeups: u64,
+}
+
+impl InvoiceState {
+    pub fn new(input: InvoiceWorkflowInput) -> Self {
+        Self {
+            status: if input.draft { InvoiceStatus::Draft } else { InvoiceStatus::Open },
+            request: if input.draft { Request::None } else { Request::Finalize },
+            input,
+            record: None,
+            number: None,
+            amount_paid: 0,
+            seen_events: BTreeSet::new(),
+            refunded_by_reference: BTreeMap::new(),
+            commands: VecDeque::new(),
+            attention_reason: None,
+            reminders: Vec::new(),
+            reminders_done: 0,
+            overdue_at: None,
+            overdue_marked: false,
+            pdf_key: None,
+            sent_at: None,
+            paid_at: None,
+            voided_at: None,
+            resends: 0,
+            manual_reminders: 0,
+            checkout: None,
+            checkout_renewals: 0,
+            last_views: BTreeMap::new(),
+            version: 0,
+            event_seq: 0,
+            pending_events: Vec::new(),
+            pending_payments: Vec::new(),
+            wakeups: 0,
+        }
+    }
+
+    // ---- reading -------------------------------------------------------------------------
+
+    pub fn input(&self) -> &InvoiceWorkflowInput {
+        &self.input
+    }
+
+    pub fn invoice(&self) -> InvoiceRef {
+        InvoiceRef { org_id: self.input.org_id, invoice_id: self.input.invoice_id }
+    }
+
+    pub fn invoice_id(&self) -> InvoiceId {
+        self.input.invoice_id
+    }
+
+    pub fn status(&self) -> InvoiceStatus {
+        self.status
+    }
+
+    #[cfg(test)]
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    #[cfg(test)]
+    pub fn amount_paid(&self) -> i64 {
+        self.amount_paid
+    }
+
+    pub fn is_stored(&self) -> bool {
+        self.record.is_some()
+    }
+
+    pub fn is_voiding(&self) -> bool {
+        matches!(self.request, Request::Void(_))
+    }
+
+    /// Version of the last projection.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn wakeups(&self) -> u64 {
+        self.wakeups
+    }
+
+    pub fn has_pending_payments(&self) -> bool {
+        !self.pending_payments.is_empty()
+    }
+
+    fn total(&self) -> i64 {
+        self.record.as_ref().map_or(0, |r| r.total)
+    }
+
+    fn due(&self) -> i64 {
+        self.total() - self.amount_paid
+    }
+
+    /// The draft stage is over: finalize, void or discard was asked for (and no edit runs).
+    pub fn draft_decided(&self) -> bool {
+        matches!(self.request, Request::Finalize | Request::Void(_) | Request::Discard(_))
+    }
+
+    /// A parked step may go on: retried, or the invoice voided.
+    pub fn parked_decided(&self) -> bool {
+        matches!(self.request, Request::Retry | Request::Void(_))
+    }
+
+    pub fn view(&self) -> StatusView {
+        StatusView {
+            status: self.status,
+            number: self.number.clone(),
+            currency: self.record.as_ref().map(|r| r.currency),
+            total: self.total(),
+            amount_paid: self.amount_paid,
+            amount_due: self.due(),
+            attention_reason: self.attention_reason.clone(),
+            next_action: self.next_action(),
+            version: self.version,
+        }
+    }
+
+    fn payment_outcome(&self) -> PaymentOutcome {
+        PaymentOutcome {
+            status: self.status,
+            amount_paid: self.amount_paid,
+            amount_due: self.due(),
+        }
+    }
+
+    fn upcoming_reminders(&self) -> impl Iterator<Item = NextAction> + '_ {
+        self.reminders[self.reminders_done.min(self.reminders.len())..].iter().map(|slot| {
+            NextAction {
+                kind: NextActionKind::Reminder,
+                at: slot.at,
+                offset_days: Some(slot.offset_days),
+            }
+        })
+    }
+
+    fn overdue_mark(&self) -> Option<NextAction> {
+        self.overdue_at.filter(|_| !self.overdue_marked).map(|at| NextAction {
+            kind: NextActionKind::MarkOverdue,
+            at,
+            offset_days: None,
+        })
+    }
+
+    /// The next thing the run does on its own, if anything.
+    pub fn next_action(&self) -> Option<NextAction> {
+        if self.status.is_final()
+            || self.sent_at.is_none()
+            || self.status == InvoiceStatus::NeedsAttention
+        {
+            return None;
+        }
+        [self.upcoming_reminders().next(), self.overdue_mark()]
+            .into_iter()
+            .flatten()
+            .min_by_key(|a| a.at)
+    }
+
+    pub fn schedule(&self) -> ScheduleView {
+        let upcoming = if self.status.is_final() || self.sent_at.is_none() {
+            Vec::new()
+        } else {
+            let mut upcoming: Vec<NextAction> =
+                self.upcoming_reminders().chain(self.overdue_mark()).collect();
+            upcoming.sort_by_key(|a| a.at);
+            upcoming
+        };
+        ScheduleView {
+            upcoming,
+            reminders: self.reminders.clone(),
+            reminders_done: self.reminders_done,
+        }
+    }
+
+    /// Where the money leaves the invoice, when nothing else decides its status.
+    fn settled_status(&self) -> InvoiceStatus {
+        if self.record.is_some() && self.amount_paid >= self.total() {
+            InvoiceStatus::Paid
+        } else if self.amount_paid > 0 {
+            InvoiceStatus::PartiallyPaid
+        } else {
+            InvoiceStatus::Open
+        }
+    }
+
+    // ---- writing the timeline and Postgres -----------------------------------------------
+
+    fn push(&mut self, actor: Actor, event: TimelineEvent, at: DateTime<Utc>) {
+        self.event_seq += 1;
+        self.pending_events.push(ProjectedEvent { seq: self.event_seq, actor, event, at });
+    }
+
+    fn push_system(&mut self, event: TimelineEvent, at: DateTime<Utc>) {
+        self.push(Actor::System, event, at);
+    }
+
+    /// The state to write to Postgres, with a new version and the events and payments not
+    /// written yet.
+    ///
+    /// The version is at least the workflow time in microseconds, so it keeps growing across
+    /// runs: a run that ops reset (a new run of the same id, later in time) wins over every
+    /// projection of the run it replaces instead of being ignored as stale.
+    pub fn projection(&mut self, run_id: &str, at: DateTime<Utc>) -> Projection {
+        let micros = u64::try_from(at.timestamp_micros()).unwrap_or(0);
+        self.version = (self.version + 1).max(micros);
+        Projection {
+            org_id: self.input.org_id,
+            invoice_id: self.input.invoice_id,
+            run_id: run_id.to_owned(),
+            version: self.version,
+            status: self.status,
+            amount_paid: self.amount_paid,
+            attention_reason: self.attention_reason.clone(),
+            next_action: self.next_action(),
+            pdf_key: self.pdf_key.clone(),
+            sent_at: self.sent_at,
+            paid_at: self.paid_at,
+            voided_at: self.voided_at,
+            payments: std::mem::take(&mut self.pending_payments),
+            events: std::mem::take(&mut self.pending_events),
+        }
+    }
+
+    // ---- the draft stage -----------------------------------------------------------------
+
+    /// The first step stored the invoice (or found it stored, when ops started the run again:
+    /// then the run goes on from the money the row already holds).
+    pub fn stored(&mut self, record: InvoiceRecord) {
+        let stored = &record.stored;
+        self.amount_paid = stored.amount_paid;
+        self.seen_events.extend(stored.event_ids.iter().cloned());
+        self.refunded_by_reference.clone_from(&stored.refunded_by_reference);
+        self.paid_at = stored.paid_at;
+        self.record = Some(record);
+        if self.amount_paid != 0 && self.status != InvoiceStatus::Draft {
+            self.status = self.settled_status();
+        }
+    }
+
+    pub fn request_finalize(&mut self, actor: Actor, at: DateTime<Utc>) -> StatusView {
+        self.request = Request::Finalize;
+        self.push(actor, TimelineEvent::FinalizeRequested {}, at);
+        self.wakeups += 1;
+        self.view()
+    }
+
+    pub fn begin_edit(&mut self) {
+        self.request = Request::Edit;
+    }
+
+    /// A draft edit was stored: the new content and totals are the invoice's.
+    pub fn edit_stored(&mut self, record: InvoiceRecord, edit: DraftEdit) {
+        self.record = Some(record);
+        self.input.content = edit.content;
+        self.input.customer_id = edit.customer_id;
+    }
+
+    pub fn edit_failed(&mut self, actor: Actor, reason: String, at: DateTime<Utc>) {
+        self.push(actor, TimelineEvent::EditFailed { reason }, at);
+    }
+
+    pub fn end_edit(&mut self) -> StatusView {
+        if self.request == Request::Edit {
+            self.request = Request::None;
+        }
+        self.wakeups += 1;
+        self.view()
+    }
+
+    pub fn request_discard(&mut self, req: ActorRequest) -> StatusView {
+        self.request = Request::Discard(req);
+        self.wakeups += 1;
+        self.view()
+    }
+
+    /// Once [`Self::draft_decided`]: what the draft stage ends with.
+    pub fn leave_draft(&mut self) -> DraftOutcome {
+        match &self.request {
+            Request::Discard(req) => DraftOutcome::Discard(req.clone()),
+            Request::Void(_) => DraftOutcome::Void,
+            _ => {
+                self.request = Request::None;
+                if self.status == InvoiceStatus::Draft {
+                    self.status = InvoiceStatus::Open;
+                }
+                DraftOutcome::Finalize
+            }
+        }
+    }
+
+    /// The draft was deleted: the run ends with this view.
+    pub fn discarded(&mut self, req: &ActorRequest) -> StatusView {
+        self.status = InvoiceStatus::Void;
+        let mut view = self.view();
+        view.attention_reason = Some(format!("draft deleted by {}", req.actor));
+        view
+    }
+
+    // ---- finalization steps --------------------------------------------------------------
+
+    pub fn finalized(&mut self, done: Finalized, at: DateTime<Utc>) {
+        self.number = Some(done.number.clone());
+        let event = TimelineEvent::Finalized { number: done.number, issue_date: done.issue_date };
+        self.push_system(event, at);
+    }
+
+    pub fn rendered(&mut self, pdf: RenderedPdf, at: DateTime<Utc>) {
+        self.pdf_key = Some(pdf.key.clone());
+        self.push_system(TimelineEvent::PdfRendered { key: pdf.key, size: pdf.size }, at);
+    }
+
+    pub fn invoice_sent(&mut self, sent: SentEmail, at: DateTime<Utc>) {
+        self.mark_sent(at);
+        let event = TimelineEvent::EmailSent {
+            kind: EmailKind::Invoice,
+            manual: false,
+            message_id: sent.provider_message_id,
+            to: sent.recipient,
+        };
+        self.push_system(event, at);
+    }
+
+    /// The invoice email was accepted: plan reminders and the overdue mark from now on.
+    fn mark_sent(&mut self, at: DateTime<Utc>) {
+        self.sent_at = Some(at);
+        let Some(record) = &self.record else { return };
+        let tz: Tz = record.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        self.reminders = schedule::reminder_slots(record.due_date, &record.reminder_offsets, tz);
+        // Slots before the invoice went out are covered by the invoice email itself.
+        self.reminders_done = self.reminders.iter().take_while(|slot| slot.at <= at).count();
+        let overdue_at = schedule::overdue_at(record.due_date, tz);
+        self.overdue_at = Some(overdue_at);
+        self.overdue_marked = overdue_at <= at;
+        if !matches!(self.status, InvoiceStatus::PartiallyPaid | InvoiceStatus::Paid) {
+            self.status =
+                if self.overdue_marked { InvoiceStatus::Overdue } else { InvoiceStatus::Sent };
+        }
+    }
+
+    /// A step failed for good: park the invoice until ops retry it or someone voids it.
+    pub fn step_failed(&mut self, step: Step, reason: String, at: DateTime<Utc>) {
+        self.attention_reason = Some(reason.clone());
+        self.status = InvoiceStatus::NeedsAttention;
+        if self.request == Request::Retry {
+            self.request = Request::None;
+        }
+        self.push_system(TimelineEvent::Failed { step, reason }, at);
+    }
+
+    /// Ops retried the parked step: it runs again.
+    pub fn retry_started(&mut self) {
+        self.attention_reason = None;
+        self.request = Request::None;
+        // Money may have arrived while it waited (even all of it).
+        self.status = self.settled_status();
+    }
+
+    // ---- updates -------------------------------------------------------------------------
+
+    pub fn apply_payment(&mut self, p: PaymentRequest, at: DateTime<Utc>) -> PaymentOutcome {
+        self.seen_events.insert(p.event_id.clone());
+        // A session opened before this payment is for another amount (or already used).
+        self.checkout = None;
+        let overpaid = (p.amount - self.due()).max(0);
+        self.amount_paid += p.amount;
+        let event = TimelineEvent::PaymentRecorded {
+            event_id: p.event_id.clone(),
+            amount: p.amount,
+            method: p.method,
+            reference: p.reference.clone(),
+            overpaid: (overpaid > 0).then_some(overpaid),
+        };
+        self.push(p.actor.clone(), event, at);
+        if self.amount_paid >= self.total() {
+            self.status = InvoiceStatus::Paid;
+            self.paid_at = Some(p.paid_at);
+            // Paying is final: nothing pending may follow it.
+            self.commands.clear();
+        } else if self.status != InvoiceStatus::NeedsAttention {
+            self.status = InvoiceStatus::PartiallyPaid;
+        }
+        self.pending_payments.push(p);
+        self.wakeups += 1;
+        self.payment_outcome()
+    }
+
+    /// Whether a refund leaves a paid invoice paid in full (it returns money paid beyond the
+    /// total, such as a provider-confirmed overpayment).
+    pub fn refund_leaves_paid(&self, r: &RefundRequest) -> bool {
+        let already = self.refunded_by_reference.get(&r.payment_reference).copied().unwrap_or(0);
+        self.status == InvoiceStatus::Paid
+            && self.amount_paid - (r.total_refunded - already) >= self.total()
+    }
+
+    /// `keep_paid`: a refund that leaves the invoice paid in full keeps it paid (runs started
+    /// before the `refund-keeps-paid` patch reopened it as partially paid).
+    pub fn apply_refund(
+        &mut self,
+        r: RefundRequest,
+        at: DateTime<Utc>,
+        keep_paid: bool,
+    ) -> PaymentOutcome {
+        let still_paid = keep_paid && self.refund_leaves_paid(&r);
+        let already = self.refunded_by_reference.get(&r.payment_reference).copied().unwrap_or(0);
+        let amount = r.total_refunded - already;
+        self.seen_events.insert(r.event_id.clone());
+        self.checkout = None;
+        self.refunded_by_reference.insert(r.payment_reference.clone(), r.total_refunded);
+        self.amount_paid -= amount;
+        if still_paid {
+            // Money paid beyond the total went back; the invoice is still paid in full.
+        } else if self.status == InvoiceStatus::Paid && self.amount_paid <= 0 {
+            // Everything paid went back: the sale is undone.
+            self.status = InvoiceStatus::Refunded;
+        } else if self.status != InvoiceStatus::NeedsAttention {
+            // Money went back, so money is due again.
+            self.status = if self.amount_paid > 0 {
+                InvoiceStatus::PartiallyPaid
+            } else if self.overdue_marked {
+                InvoiceStatus::Overdue
+            } else {
+                InvoiceStatus::Sent
+            };
+        }
+        if self.status != InvoiceStatus::Paid {
+            self.paid_at = None;
+        }
+        let event = TimelineEvent::RefundRecorded {
+            event_id: r.event_id.clone(),
+            amount,
+            total_refunded: r.total_refunded,
+            reference: r.payment_reference.clone(),
+            method: r.method,
+        };
+        self.push(r.actor.clone(), event, at);
+        self.pending_payments.push(PaymentRequest {
+            event_id: r.event_id,
+            amount: -amount,
+            currency: r.currency,
+            method: r.method,
+            reference: Some(r.payment_reference),
+            paid_at: r.refunded_at,
+            actor: r.actor,
+            provider_confirmed: true,
+        });
+        self.wakeups += 1;
+        self.payment_outcome()
+    }
+
+    pub fn apply_payment_failure(&mut self, f: PaymentFailure, at: DateTime<Utc>) {
+        self.seen_events.insert(f.event_id.clone());
+        // That session is used up: the next Pay opens a new one.
+        self.checkout = None;
+        let event = TimelineEvent::PaymentFailed {
+            event_id: f.event_id,
+            amount: f.amount,
+            reference: f.reference,
+            reason: f.reason,
+        };
+        self.push(f.actor, event, at);
+    }
+
+    /// The session to send the payer to: the open one while it is for the amount due and has
+    /// time left, otherwise a new one, whose key is the same for the same state so that a
+    /// double click opens one session.
+    pub fn plan_checkout(&mut self, at: DateTime<Utc>) -> CheckoutPlan {
+        let due = self.due();
+        let margin = chrono::Duration::minutes(CHECKOUT_REUSE_MARGIN_MINUTES);
+        if let Some(session) =
+            self.checkout.as_ref().filter(|c| c.amount == due && c.expires_at > at + margin)
+        {
+            return CheckoutPlan::Reuse(session.clone());
+        }
+        if self.checkout.as_ref().is_some_and(|c| c.amount == due) {
+            self.checkout_renewals += 1;
+        }
+        CheckoutPlan::Open(CheckoutInput {
+            org_id: self.input.org_id,
+            invoice_id: self.input.invoice_id,
+            amount: due,
+            currency: self.input.content.currency,
+            idempotency_key: keys::checkout(
+                self.input.invoice_id,
+                due,
+                self.seen_events.len(),
+                self.checkout_renewals,
+            ),
+        })
+    }
+
+    pub fn checkout_opened(&mut self, session: &CheckoutSession, actor: Actor, at: DateTime<Utc>) {
+        if self.checkout.as_ref().is_none_or(|c| c.id != session.id) {
+            self.checkout = Some(session.clone());
+            let event = TimelineEvent::CheckoutStarted {
+                session_id: session.id.clone(),
+                amount: session.amount,
+                provider: session.provider,
+            };
+            self.push(actor, event, at);
+        }
+    }
+
+    pub fn checkout_failed(&mut self, reason: String, actor: Actor, at: DateTime<Utc>) {
+        self.push(actor, TimelineEvent::CheckoutFailed { reason }, at);
+    }
+
+    /// The client opened the hosted page: counted once per visit and device class. True when
+    /// counted.
+    pub fn record_view(&mut self, device: Device, at: DateTime<Utc>) -> bool {
+        let visit = chrono::Duration::minutes(VIEW_VISIT_MINUTES);
+        if self.last_views.get(&device).is_some_and(|last| at - *last < visit) {
+            return false;
+        }
+        self.last_views.insert(device, at);
+        self.push(Actor::Client, TimelineEvent::Viewed { device }, at);
+        true
+    }
+
+    /// The update answers with the invoice as it will be (void); the main loop voids it.
+    pub fn request_void(&mut self, req: ActorRequest) -> StatusView {
+        self.request = Request::Void(req);
+        self.wakeups += 1;
+        let mut view = self.view();
+        view.status = InvoiceStatus::Void;
+        view
+    }
+
+    pub fn queue(&mut self, command: Command) -> StatusView {
+        self.commands.push_back(command);
+        self.wakeups += 1;
+        self.view()
+    }
+
+    pub fn request_retry(&mut self, actor: Actor, at: DateTime<Utc>) -> StatusView {
+        self.request = Request::Retry;
+        self.push(actor, TimelineEvent::RetryRequested {}, at);
+        self.wakeups += 1;
+        self.view()
+    }
+
+    // ---- waiting for payment -------------------------------------------------------------
+
+    /// Voids the invoice if a void was asked for. True when it did.
+    pub fn void_if_requested(&mut self, at: DateTime<Utc>) -> bool {
+        let Request::Void(req) = &self.request else { return false };
+        let (actor, reason) = (req.actor.clone(), req.reason.clone());
+        self.status = InvoiceStatus::Void;
+        self.voided_at = Some(at);
+        self.commands.clear();
+        self.push(actor, TimelineEvent::Voided { reason }, at);
+        true
+    }
+
+    pub fn next_command(&mut self) -> Option<Command> {
+        self.commands.pop_front()
+    }
+
+    /// The email a command sends, with its key (each command its own).
+    pub fn command_email(&mut self, command: &Command) -> (EmailKind, String) {
+        let invoice = self.input.invoice_id;
+        match command {
+            Command::Resend(_) => {
+                self.resends += 1;
+                (EmailKind::Invoice, keys::resend(invoice, self.resends + 1))
+            }
+            Command::RemindNow(_) => {
+                self.manual_reminders += 1;
+                (EmailKind::Reminder, keys::manual_reminder(invoice, self.manual_reminders))
+            }
+        }
+    }
+
+    pub fn command_sent(&mut self, command: Command, sent: SentEmail, at: DateTime<Utc>) {
+        let (actor, event) = match command {
+            Command::Resend(actor) => (
+                actor,
+                TimelineEvent::EmailSent {
+                    kind: EmailKind::Invoice,
+                    manual: true,
+                    message_id: sent.provider_message_id,
+                    to: sent.recipient,
+                },
+            ),
+            Command::RemindNow(actor) => (
+                actor,
+                TimelineEvent::ReminderSent {
+                    offset_days: None,
+                    collapsed: None,
+                    kind: Some(EmailKind::Reminder),
+                    manual: true,
+                    message_id: sent.provider_message_id,
+                    to: sent.recipient,
+                },
+            ),
+        };
+        self.push(actor, event, at);
+    }
+
+    pub fn command_failed(&mut self, command: Command, reason: String, at: DateTime<Utc>) {
+        let (actor, kind) = match command {
+            Command::Resend(actor) => (actor, EmailKind::Invoice),
+            Command::RemindNow(actor) => (actor, EmailKind::Reminder),
+        };
+        self.push(actor, TimelineEvent::EmailFailed { kind, reason }, at);
+    }
+
+    /// The overdue mark, once its time has come. True when the invoice turned overdue now (a
+    /// partially paid invoice keeps that status; only its flag changes).
+    pub fn mark_overdue_if_due(&mut self, now: DateTime<Utc>) -> bool {
+        let due = !self.overdue_marked && self.overdue_at.is_some_and(|at| at <= now);
+        if due {
+            self.overdue_marked = true;
+            if self.status == InvoiceStatus::Sent {
+                self.status = InvoiceStatus::Overdue;
+            }
+            self.push_system(TimelineEvent::StatusChanged { status: InvoiceStatus::Overdue }, now);
+        }
+        due
+    }
+
+    /// Reminders whose time has come. After an outage several slots may have passed: they
+    /// collapse into one reminder, so the client never gets a burst.
+    pub fn take_due_reminder(&mut self, now: DateTime<Utc>) -> Option<DueReminder> {
+        let start = self.reminders_done.min(self.reminders.len());
+        let due: Vec<ReminderSlot> =
+            self.reminders[start..].iter().take_while(|slot| slot.at <= now).copied().collect();
+        self.reminders_done += due.len();
+        let (latest, earlier) = due.split_last()?;
+        Some(DueReminder {
+            latest: *latest,
+            collapsed: earlier.iter().map(|s| s.offset_days).collect(),
+        })
+    }
+
+    pub fn reminder_key(&self, reminder: &DueReminder) -> String {
+        keys::reminder(self.input.invoice_id, reminder.latest.offset_days)
+    }
+
+    pub fn reminder_sent(&mut self, reminder: DueReminder, sent: SentEmail, at: DateTime<Utc>) {
+        let event = TimelineEvent::ReminderSent {
+            offset_days: Some(reminder.latest.offset_days),
+            collapsed: Some(reminder.collapsed),
+            kind: None,
+            manual: false,
+            message_id: sent.provider_message_id,
+            to: sent.recipient,
+        };
+        self.push_system(event, at);
+    }
+
+    pub fn reminder_failed(&mut self, reminder: &DueReminder, reason: String, at: DateTime<Utc>) {
+        let event =
+            TimelineEvent::ReminderFailed { offset_days: reminder.latest.offset_days, reason };
+        self.push_system(event, at);
+    }
+
+    pub fn receipt_sent(&mut self, sent: SentEmail, at: DateTime<Utc>) {
+        let event =
+            TimelineEvent::ReceiptSent { message_id: sent.provider_message_id, to: sent.recipient };
+        self.push_system(event, at);
+    }
+
+    pub fn receipt_failed(&mut self, reason: String, at: DateTime<Utc>) {
+        self.push_system(TimelineEvent::ReceiptFailed { reason }, at);
+    }
+}
