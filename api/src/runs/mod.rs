@@ -29,7 +29,7 @@ use temporalio_client::{
 use temporalio_common::HasWorkflowDefinition;
 use temporalio_common::UpdateDefinition;
 use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
-use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use temporalio_common::protos::temporal::api::enums::v1::{EventType, ResetReapplyExcludeType};
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
     GetWorkflowExecutionHistoryRequest, ResetWorkflowExecutionRequest,
 };
@@ -299,6 +299,10 @@ impl InvoiceRuns {
                 reason: format!("ops retry by {actor}"),
                 workflow_task_finish_event_id: first_task,
                 request_id: Uuid::new_v4().to_string(),
+                // The new run reads the payments from the invoice row; updates sent to the old
+                // run are not played to it again (their ids stay free for a client's retry,
+                // which the run then refuses as a duplicate if the old run took it).
+                reset_reapply_exclude_types: vec![ResetReapplyExcludeType::Update as i32],
                 ..Default::default()
             }),
         )

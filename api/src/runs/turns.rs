@@ -3,33 +3,26 @@
 //! Temporal takes concurrent updates, but a burst of them on one run while it runs a local
 //! activity has made the Rust SDK core (0.10.1) panic ("Trying to send a new WFT for a run which
 //! already has one!") and leave the run's accounting incoherent. So each update to an invoice
-//! waits for its turn: first in this process (a queue per invoice, so a replica holds at most one
-//! database connection per invoice), then across replicas with a Postgres advisory lock keyed on
-//! the workflow id. The lock belongs to a database session: if a replica dies holding it,
-//! Postgres releases it with the connection.
+//! waits for its turn: a Postgres advisory lock keyed on the workflow id, held by the database
+//! session of the update that has the turn. Waiters try again with backoff and hold no
+//! connection meanwhile, so a burst on one invoice costs one connection, whichever replica it
+//! reaches; if a replica dies holding a turn, Postgres releases it with the connection.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
-use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
-
-type Queues = Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>;
 
 #[derive(Debug, Clone)]
 pub(super) struct Turns {
     db: PgPool,
-    queues: Arc<Queues>,
 }
 
 /// The right to send the next update to one invoice's workflow. Give it back with
 /// [`Turn::release`]; a turn dropped without it closes its connection, which releases the lock.
 pub(super) struct Turn {
-    _queued: OwnedMutexGuard<()>,
     conn: PoolConnection<Postgres>,
     key: i64,
     released: bool,
@@ -46,7 +39,7 @@ pub(super) enum TurnError {
 
 impl Turns {
     pub(super) fn new(db: PgPool) -> Self {
-        Self { db, queues: Arc::default() }
+        Self { db }
     }
 
     /// Waits for the invoice's turn until `deadline`.
@@ -55,38 +48,28 @@ impl Turns {
         workflow_id: &str,
         deadline: Instant,
     ) -> Result<Turn, TurnError> {
-        let queued = tokio::time::timeout_at(deadline, self.queue(workflow_id).lock_owned())
-            .await
-            .map_err(|_| TurnError::Busy)?;
         let key = lock_key(workflow_id);
-        let mut conn = self.db.acquire().await?;
         let mut pause = Duration::from_millis(5);
-        // Tried, never waited on inside Postgres: a caller that gives up leaves no lock request
-        // behind on a pooled connection.
-        while !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
-            .bind(key)
-            .fetch_one(&mut *conn)
-            .await?
-        {
+        loop {
+            let mut conn = self.db.acquire().await?;
+            // Tried, never waited on inside Postgres: a caller that gives up leaves no lock
+            // request behind on a pooled connection.
+            let taken = sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+                .bind(key)
+                .fetch_one(&mut *conn)
+                .await?;
+            if taken {
+                return Ok(Turn { conn, key, released: false });
+            }
+            drop(conn);
             if Instant::now() + pause > deadline {
                 return Err(TurnError::Busy);
             }
-            tokio::time::sleep(pause).await;
+            // Jittered, so that waiters do not come back as one burst.
+            let jitter = rand::random_range(0..=pause.as_millis() as u64);
+            tokio::time::sleep(pause + Duration::from_millis(jitter)).await;
             pause = (pause * 2).min(Duration::from_millis(100));
         }
-        Ok(Turn { _queued: queued, conn, key, released: false })
-    }
-
-    /// This process's queue for one invoice; queues nobody waits in are dropped.
-    fn queue(&self, workflow_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-        queues.retain(|_, queue| queue.strong_count() > 0);
-        if let Some(queue) = queues.get(workflow_id).and_then(Weak::upgrade) {
-            return queue;
-        }
-        let queue = Arc::new(tokio::sync::Mutex::new(()));
-        queues.insert(workflow_id.to_owned(), Arc::downgrade(&queue));
-        queue
     }
 }
 

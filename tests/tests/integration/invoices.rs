@@ -669,3 +669,85 @@ async fn a_terminated_run_is_listed_and_reset_by_ops_retry(db: PgPool) {
     let events = timeline(&stack.app, &user, &id).await;
     assert_eq!(count(&events, "created"), 1, "{:?}", kinds(&events));
 }
+
+/// Ops reset a run that holds money: the new run goes on from what the row holds. Before, the
+/// new run started from zero: its first projection wrote the amount paid back to 0, it took the
+/// same payment again, and its timeline events collided with the old run's and were dropped.
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn a_reset_run_keeps_the_money_already_paid(db: PgPool) {
+    let stack = Stack::start(db).await;
+    let user = stack.app.register("owner@seller.test").await;
+    let invoice = create(&stack, &user, upcoming("ap@globex.test")).await;
+    let id = id(&invoice);
+    let total = invoice["total"].as_i64().unwrap();
+    stack.wait_for_status(&user, &id, "sent").await;
+    let payments_path = format!("/api/invoices/{id}/payments");
+    let pay = |amount: String, key: &str| {
+        let body = json!({ "amount": amount, "method": "bank_transfer", "idempotencyKey": key });
+        stack.app.post(&payments_path, &user.access_token, body)
+    };
+    let r = pay("1000.00".into(), "first").await;
+    assert_eq!((r.status, r.body["amountPaid"].as_i64()), (StatusCode::OK, Some(100_000)));
+
+    // The run is terminated, then reset by ops.
+    let client = crate::common::temporal_client().await;
+    let workflow_id = invoice["workflowId"].as_str().unwrap().to_owned();
+    client
+        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(&workflow_id)
+        .terminate(temporalio_client::WorkflowTerminateOptions::builder().reason("test").build())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let r =
+            stack.app.post("/api/ops/retry", &user.access_token, json!({ "invoiceId": id })).await;
+        if r.status == StatusCode::OK {
+            assert_eq!(r.body["retried"], 1, "{:#}", r.body);
+            break;
+        }
+        // Until the terminated run is visible as such, there is nothing to retry.
+        assert_eq!(r.body["error"]["code"], "not_retryable", "{:#}", r.body);
+        assert!(tokio::time::Instant::now() < deadline, "never retryable: {:#}", r.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The new run goes through its steps again (nothing is sent twice) and stores its own
+    // timeline events beside the old run's.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let events = timeline(&stack.app, &user, &id).await;
+        if count(&events, "email_sent") == 2 {
+            break events;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no new run: {:?}", kinds(&events));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(count(&events, "finalized"), 2, "{:?}", kinds(&events));
+    assert_eq!(stack.sent_emails().await.len(), 1, "the reset run sent the invoice again");
+    let now = stack.app.get(&format!("/api/invoices/{id}"), &user.access_token).await.body;
+    assert_eq!(
+        (now["status"].as_str(), now["amountPaid"].as_i64()),
+        (Some("partially_paid"), Some(100_000))
+    );
+
+    // The new run knows the first payment: its key is refused, typed, and the rest is taken.
+    let again = pay("1000.00".into(), "first").await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{:#}", again.body);
+    assert_eq!(again.body["error"]["code"], "action_refused");
+    assert_eq!(again.body["error"]["details"]["refusal"], "duplicate_event");
+    let rest = invoice_domain::money::to_decimal_string(total - 100_000, "EUR".parse().unwrap());
+    let r = pay(rest, "rest").await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (StatusCode::OK, Some("paid")),
+        "{:#}",
+        r.body
+    );
+    let payments: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM payments WHERE invoice_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&stack.app.db)
+            .await
+            .unwrap();
+    assert_eq!(payments, 2);
+}

@@ -80,6 +80,56 @@ async fn invoice_changes_reach_their_organisation_live_and_no_other(db: PgPool) 
     assert_alive(&mut theirs).await;
 }
 
+/// A draft deleted through the API disappears from open browsers: Postgres announces the
+/// delete, and the socket passes it on. Every announcement on the channel, from the first insert
+/// to the delete, has the one shape the API reads (the worker once sent a second kind).
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn a_deleted_draft_is_announced_and_every_announcement_has_one_shape(db: PgPool) {
+    let mut listener = sqlx::postgres::PgListener::connect_with(&db).await.unwrap();
+    listener.listen("invoice_changes").await.unwrap();
+    let stack = Stack::start(db).await;
+    let owner = stack.app.register("live-delete@example.com").await;
+    let mut socket = connect(&stack.app, &owner.access_token).await.expect("owner connects");
+    assert_eq!(
+        next_message(&mut socket, Duration::from_secs(10)).await,
+        Some(json!({ "type": "resync" }))
+    );
+
+    let mut body = invoice_body();
+    body["draft"] = json!(true);
+    let draft = stack.create_invoice(&owner, body).await;
+    let id = draft["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/invoices/{id}");
+    let r = stack.app.call(reqwest::Method::DELETE, &path, Some(&owner.access_token), None).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let deleted = loop {
+        let message = next_message(&mut socket, Duration::from_secs(30))
+            .await
+            .expect("the delete was never announced");
+        if message["what"] == "delete" {
+            break message;
+        }
+    };
+    assert_eq!(
+        deleted,
+        json!({ "type": "invoice_changed", "invoiceId": id, "status": null, "what": "delete", "at": deleted["at"] })
+    );
+    assert!(deleted["at"].is_string(), "{deleted}");
+
+    let mut shapes = std::collections::BTreeSet::new();
+    while let Ok(Some(notification)) =
+        tokio::time::timeout(Duration::from_millis(500), listener.try_recv())
+            .await
+            .map(Result::unwrap)
+    {
+        let payload: Value = serde_json::from_str(notification.payload()).unwrap();
+        let mut keys: Vec<&str> = payload.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        shapes.insert(keys.join(","));
+    }
+    assert_eq!(shapes.into_iter().collect::<Vec<_>>(), ["at,invoice,org,status,what"]);
+}
+
 /// Sends a ping and expects the pong: the socket is alive (not closed on us).
 async fn assert_alive(socket: &mut Socket) {
     socket.send(Message::Ping(b"check".to_vec().into())).await.expect("ping sent");

@@ -21,18 +21,38 @@ pub fn required_env(name: &str) -> String {
     })
 }
 
-/// The worker binary next to this test binary (`cargo test`/`nextest` build every workspace
+/// A workspace binary next to this test binary (`cargo test`/`nextest` build every workspace
 /// binary before running tests).
-fn worker_binary() -> PathBuf {
+fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("invoice-worker");
+    let bin = dir.join(name);
     assert!(
         bin.exists(),
         "{} is missing: build the workspace (cargo build --workspace)",
         bin.display()
     );
     bin
+}
+
+/// A replica of the API: the real binary, as a process of its own, on this stack's database,
+/// Temporal task queue and object store. Stopped (SIGKILL) when dropped.
+pub struct ApiProcess {
+    pub url: String,
+    child: Child,
+}
+
+impl ApiProcess {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
 }
 
 /// The URL of the per-test database behind `db`.
@@ -132,7 +152,7 @@ impl Stack {
     pub fn start_worker(&mut self) {
         assert!(self.worker.is_none(), "a worker is already running");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        let child = Command::new(worker_binary())
+        let child = Command::new(binary("invoice-worker"))
             .envs(self.worker_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -142,6 +162,38 @@ impl Stack {
             .expect("spawn the worker");
         self.starts += 1;
         self.worker = Some(child);
+    }
+
+    /// Starts another replica of the API (the real binary, a process of its own) and waits until
+    /// it is ready. The in-process API and every replica share the database, the task queue and
+    /// the object store, as replicas behind a load balancer do.
+    pub async fn start_api_process(&self) -> ApiProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}");
+        let log = self.log.with_extension(format!("api-{port}.log"));
+        let log = std::fs::File::create(log).unwrap();
+        let child = Command::new(binary("invoice-api"))
+            .envs(self.worker_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("API_ADDR", format!("127.0.0.1:{port}"))
+            .env("JWT_SECRET", super::JWT_SECRET)
+            .env("DATABASE_MAX_CONNECTIONS", "8")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn the API");
+        let api = ApiProcess { url, child };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = reqwest::get(api.url("/ready")).await
+                && r.status().is_success()
+            {
+                return api;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the API replica never became ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Starts a new worker if the running one has exited (it aborts on a panic), as a process
@@ -159,6 +211,11 @@ impl Stack {
             child.kill().ok();
             child.wait().ok();
         }
+    }
+
+    /// How many worker processes were started (1 until one died and was replaced).
+    pub fn worker_starts(&self) -> u32 {
+        self.starts
     }
 
     pub fn worker_log(&self) -> String {
