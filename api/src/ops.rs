@@ -214,7 +214,7 @@ pub struct RetrySkipped {
 }
 
 /// Retry one troubled invoice, or all matching a filter.
-#[utoipa::path(post, path = "/api/ops/retry", tag = "ops", request_body = RetryRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/ops/retry", tag = "ops", operation_id = "retry_runs", request_body = RetryRequest, security(("bearer" = [])),
     responses((status = 200, body = RetryOutcome), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn retry(

@@ -1,8 +1,9 @@
 // End to end in headless Chromium against the real stack (APP_URL: the API serving the built
-// app, with the real worker behind it): sign up, create an invoice, watch it turn `sent` without
-// a reload, pay it on its hosted page through the test checkout, watch it turn `paid`, find it
-// in the dashboard's collected revenue; then a viewer sees no write actions. Screenshots of the
-// main screens go to SCREENSHOT_DIR.
+// app, with the real worker behind it): sign up, watch a draft made through the API appear in
+// the open list and leave it when it is deleted, without a reload; create an invoice, watch it
+// turn `sent` without a reload, pay it on its hosted page through the test checkout, watch it
+// turn `paid`, find it in the dashboard's collected revenue; then a viewer sees no write
+// actions. Screenshots of the main screens go to SCREENSHOT_DIR.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -52,6 +53,26 @@ try {
   await page.waitForURL("**/invoices");
   await page.getByText("No invoices match").waitFor();
   await page.locator('[data-testid="live-status"]', { hasText: "live" }).waitFor({ timeout: LIVE });
+
+  step("a draft deleted elsewhere leaves the open list without a reload");
+  // A second session of the same owner stands for another tab or an API client; the page's own
+  // refresh token stays untouched (refresh tokens are single use).
+  const elsewhere = await call("POST", "/api/auth/login", undefined, owner);
+  const listNavigations = [];
+  const onListNavigated = (frame) => { if (frame === page.mainFrame()) listNavigations.push(frame.url()); };
+  page.on("framenavigated", onListNavigated);
+  const draft = await call("POST", "/api/invoices", elsewhere.accessToken, {
+    clientName: "Initech", currency: "EUR", dueDate: "2030-01-31", draft: true,
+    items: [{ description: "Discarded idea", quantity: "1", unitPrice: "10.00" }],
+  });
+  assert.equal(draft.status, "draft");
+  const draftRow = page.locator('[data-testid="invoice-row"]', { hasText: "Initech" });
+  await draftRow.waitFor({ timeout: LIVE });
+  await call("DELETE", `/api/invoices/${draft.id}`, elsewhere.accessToken);
+  await draftRow.waitFor({ state: "detached", timeout: LIVE });
+  await page.getByText("No invoices match").waitFor();
+  page.off("framenavigated", onListNavigated);
+  assert.deepEqual(listNavigations, [], "the invoice list was not reloaded");
 
   step("create an invoice through the form");
   await page.click('[data-testid="new-invoice"]');

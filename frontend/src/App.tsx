@@ -1,7 +1,9 @@
-// Routes: the public sign-up and login, and the signed-in app inside the layout.
+// Routes: the public sign-up and login, and the signed-in app inside the layout; all of it once
+// the server's settings (and with them its currency table) are there.
 import { useEffect, type ReactNode } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { Analytics } from "./analytics/Analytics";
+import { AppConfigProvider } from "./appConfig";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { LoginPage, SignupPage } from "./auth/AuthPages";
 import { Layout } from "./components/Layout";
@@ -36,25 +38,27 @@ function NotFound() {
 export function App() {
   return (
     <AuthProvider>
-      <BrowserRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
-        <Routes>
-          <Route path="/login" element={<LoginPage />} />
-          <Route path="/signup" element={<SignupPage />} />
-          <Route element={<RequireAuth><Layout /></RequireAuth>}>
-            <Route index element={<Navigate to="/invoices" replace />} />
-            <Route path="/invoices" element={<InvoiceList />} />
-            <Route path="/invoices/new" element={<InvoiceForm />} />
-            <Route path="/invoices/:id" element={<InvoiceDetail />} />
-            <Route path="/invoices/:id/edit" element={<InvoiceForm />} />
-            <Route path="/customers" element={<CustomerList />} />
-            <Route path="/customers/:id" element={<CustomerDetail />} />
-            <Route path="/settings" element={<Settings />} />
-            <Route path="/ops" element={<Ops />} />
-            <Route path="/analytics" element={<Analytics />} />
-            <Route path="*" element={<NotFound />} />
-          </Route>
-        </Routes>
-      </BrowserRouter>
+      <AppConfigProvider>
+        <BrowserRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+          <Routes>
+            <Route path="/login" element={<LoginPage />} />
+            <Route path="/signup" element={<SignupPage />} />
+            <Route element={<RequireAuth><Layout /></RequireAuth>}>
+              <Route index element={<Navigate to="/invoices" replace />} />
+              <Route path="/invoices" element={<InvoiceList />} />
+              <Route path="/invoices/new" element={<InvoiceForm />} />
+              <Route path="/invoices/:id" element={<InvoiceDetail />} />
+              <Route path="/invoices/:id/edit" element={<InvoiceForm />} />
+              <Route path="/customers" element={<CustomerList />} />
+              <Route path="/customers/:id" element={<CustomerDetail />} />
+              <Route path="/settings" element={<Settings />} />
+              <Route path="/ops" element={<Ops />} />
+              <Route path="/analytics" element={<Analytics />} />
+              <Route path="*" element={<NotFound />} />
+            </Route>
+          </Routes>
+        </BrowserRouter>
+      </AppConfigProvider>
     </AuthProvider>
   );
 }

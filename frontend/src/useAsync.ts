@@ -1,6 +1,6 @@
 // Loading, error and data of one request, with reload (optionally quiet: keeps showing the old
 // data while the new arrives, for live updates).
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 
 export interface Async<T> {
   data: T | undefined;
@@ -9,34 +9,54 @@ export interface Async<T> {
   reload(quiet?: boolean): void;
 }
 
-export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
-  const [data, setData] = useState<T>();
-  const [error, setError] = useState<Error>();
-  const [loading, setLoading] = useState(true);
+interface Settled<T> {
+  data?: T;
+  error?: Error;
+  /** The key the last load that finished was for. */
+  key?: string;
+}
+
+/**
+ * Runs `load` now and again whenever `key` changes, like a query key: it holds everything
+ * `load` reads (compared as JSON). The last data stays while a new load runs; only the answer
+ * of the latest load counts.
+ */
+export function useAsync<T>(load: () => Promise<T>, key: unknown[]): Async<T> {
+  // Loads and reloads always call the `load` of the latest render.
+  const latest = useRef(load);
+  useLayoutEffect(() => {
+    latest.current = load;
+  });
+  const current = JSON.stringify(key);
+  const [settled, setSettled] = useState<Settled<T>>({});
+  const [reloading, setReloading] = useState(false);
   const seq = useRef(0);
-  const run = useCallback(load, deps);
+
+  const run = useCallback((forKey: string) => {
+    const mine = ++seq.current;
+    latest.current().then(
+      (data) => {
+        if (mine !== seq.current) return;
+        setSettled({ data, key: forKey });
+        setReloading(false);
+      },
+      (error: Error) => {
+        if (mine !== seq.current) return;
+        setSettled((s) => ({ ...s, error, key: forKey }));
+        setReloading(false);
+      },
+    );
+  }, []);
+  useEffect(() => run(current), [run, current]);
+
   const reload = useCallback(
     (quiet = false) => {
-      const mine = ++seq.current;
-      if (!quiet) setLoading(true);
-      run().then(
-        (value) => {
-          if (mine !== seq.current) return;
-          setData(value);
-          setError(undefined);
-          setLoading(false);
-        },
-        (err: Error) => {
-          if (mine !== seq.current) return;
-          setError(err);
-          setLoading(false);
-        },
-      );
+      if (!quiet) setReloading(true);
+      run(current);
     },
-    [run],
+    [run, current],
   );
-  useEffect(() => reload(), [reload]);
-  return { data, error, loading, reload };
+  return { data: settled.data, error: settled.error, loading: settled.key !== current || reloading, reload };
 }
 
 /** Calls `fn` at most once per `ms`, after the last call (for bursts of live events). */

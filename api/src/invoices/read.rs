@@ -93,7 +93,7 @@ pub struct TimelineEntry {
     pub kind: TimelineKind,
     /// `user:<id>`, `api_key:<id>`, `system`, `client`, `stripe` or `test_checkout`.
     pub actor: String,
-    #[schema(value_type = Object)]
+    /// The event's fields (camelCase), by `kind`.
     pub data: serde_json::Value,
     pub at: DateTime<Utc>,
 }

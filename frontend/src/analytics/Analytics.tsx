@@ -3,24 +3,25 @@
 // hosted-page views by device, the payment funnel and weekly collection cohorts. Every filter
 // refetches once and redraws every chart; live invoice changes refresh it.
 import { useCallback, useMemo, useState } from "react";
-import { api, query, type Schemas } from "../api/client";
+import { client, unwrap, type Schemas } from "../api/client";
+import { paymentMethodValues } from "../api/schema";
+import { useMoney } from "../appConfig";
 import { ErrorBox, Loading } from "../components/ui";
 import { useLiveEvents } from "../live/live";
-import { exponent, formatMoney } from "../money";
 import { debounce, useAsync } from "../useAsync";
 import { Chart } from "./Chart";
 import { funnel, heatmapCells, revenueSeries } from "./transforms";
 
 type Dashboard = Schemas["Dashboard"];
-const CHANNELS = ["card", "bank_transfer", "wallet", "cash", "check", "manual", "other"];
 const DEVICES = ["desktop", "mobile", "tablet"];
 const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
 
 export function Analytics() {
   const [filters, setFilters] = useState({ from: daysAgo(89), to: daysAgo(0), currency: "", channel: "", device: "" });
-  const data = useAsync(() => api<Dashboard>(`/api/analytics/dashboard${query(filters)}`), [JSON.stringify(filters)]);
-  const refresh = useMemo(() => debounce(() => data.reload(true), 800), [data.reload]);
+  const data = useAsync(() => unwrap(client.GET("/api/analytics/dashboard", { params: { query: filters } })), [filters]);
+  const { reload } = data;
+  const refresh = useMemo(() => debounce(() => reload(true), 800), [reload]);
   useLiveEvents(useCallback(() => refresh(), [refresh]));
   const set = (k: keyof typeof filters) => (e: { target: { value: string } }) => setFilters({ ...filters, [k]: e.target.value });
   const d = data.data;
@@ -39,7 +40,7 @@ export function Analytics() {
         <label>Channel
           <select value={filters.channel} onChange={set("channel")}>
             <option value="">All channels</option>
-            {CHANNELS.map((c) => <option key={c} value={c}>{c.replace("_", " ")}</option>)}
+            {paymentMethodValues.map((c) => <option key={c} value={c}>{c.replace("_", " ")}</option>)}
           </select>
         </label>
         <label>Device
@@ -55,8 +56,10 @@ export function Analytics() {
 }
 
 function Charts({ d, stale }: { d: Dashboard; stale: boolean }) {
-  const money = (v: number) => formatMoney(v, d.currency);
-  const major = 10 ** exponent(d.currency);
+  const currencies = useMoney();
+  const money = (v: number) => currencies.format(v, d.currency);
+  // Charts draw major units; a code without a known exponent stays in minor units, as `money` shows it.
+  const major = 10 ** (currencies.exponent(d.currency) ?? 0);
   const revenue = useMemo(() => revenueSeries(d.daily, major), [d.daily, major]);
   const steps = useMemo(() => funnel(d.funnel), [d.funnel]);
   const cells = useMemo(() => heatmapCells(d.cohorts), [d.cohorts]);

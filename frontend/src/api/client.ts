@@ -1,6 +1,9 @@
-// The one way the app talks to the API: same-origin JSON with the access token, a silent
-// refresh (one at a time: refresh tokens are single use) and errors as ApiError.
-import type { components } from "./schema";
+// The one way the app talks to the API: an openapi-fetch client typed from the generated
+// `paths`, sending same-origin JSON with the access token and refreshing silently (one at a
+// time: refresh tokens are single use); `unwrap` turns an error answer into an ApiError.
+import createClient, { createQuerySerializer } from "openapi-fetch";
+import { isRecord } from "./json";
+import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
 export type Session = Schemas["Session"];
@@ -9,6 +12,10 @@ export interface FieldError {
   field: string;
   code: string;
   message: string;
+}
+
+function isFieldError(value: unknown): value is FieldError {
+  return isRecord(value) && typeof value.field === "string" && typeof value.message === "string";
 }
 
 /** An error answer of the API: `{"error":{"code","message","details"}}`. */
@@ -24,9 +31,18 @@ export class ApiError extends Error {
 
   /** Validation errors by field path (`items[0].quantity`). */
   get fields(): Record<string, string> {
-    const list = (this.details as { fields?: FieldError[] } | undefined)?.fields ?? [];
-    return Object.fromEntries(list.map((f) => [f.field, f.message]));
+    const list: unknown[] = isRecord(this.details) && Array.isArray(this.details.fields) ? this.details.fields : [];
+    return Object.fromEntries(list.filter(isFieldError).map((f) => [f.field, f.message]));
   }
+}
+
+/** The ApiError for an error answer, whatever its body (a proxy's HTML page has none of ours). */
+function toApiError(response: Response, body: unknown): ApiError {
+  const error = isRecord(body) ? body.error : undefined;
+  if (isRecord(error) && typeof error.code === "string" && typeof error.message === "string") {
+    return new ApiError(response.status, error.code, error.message, error.details);
+  }
+  return new ApiError(response.status, "http_error", `The server answered ${response.status}.`);
 }
 
 const REFRESH_KEY = "invoices.refreshToken";
@@ -58,23 +74,34 @@ export function adoptSession(session: Session | null) {
   onSession(session);
 }
 
+// Request objects need an absolute URL outside a browser (Vitest); the page's own origin keeps
+// every call same-origin, as the API serves the app (and Vite proxies it in development).
+const baseUrl = window.location.origin;
+
+// An empty filter means no filter, not an empty value: `from=` is not a date, `status=` no status.
+const serializeQuery = createQuerySerializer();
+const querySerializer = (query: Record<string, unknown>) =>
+  serializeQuery(Object.fromEntries(Object.entries(query).filter(([, value]) => value !== "")));
+
+/** `fetch` as it is at call time, not at start-up (tests stub it). */
+const send = (request: Request) => globalThis.fetch(request);
+
+/** Without the session: for the refresh itself, which must not wait on a refresh. */
+const sessionless = createClient<paths>({ baseUrl, querySerializer, fetch: send });
+
 /** Trades the refresh token for a new session (optionally in another organisation). */
 export function refreshSession(organizationId?: string): Promise<boolean> {
   if (refreshing && !organizationId) return refreshing;
-  const token = storedRefreshToken();
-  if (!token) return Promise.resolve(false);
+  const refreshToken = storedRefreshToken();
+  if (!refreshToken) return Promise.resolve(false);
   const attempt = (async () => {
     try {
-      const res = await fetch("/api/auth/refresh", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refreshToken: token, organizationId }),
-      });
-      if (!res.ok) {
-        if (res.status === 401 || res.status === 400) adoptSession(null);
+      const { data, response } = await sessionless.POST("/api/auth/refresh", { body: { refreshToken, organizationId } });
+      if (!data) {
+        if (response.status === 401 || response.status === 400) adoptSession(null);
         return false;
       }
-      adoptSession((await res.json()) as Session);
+      adoptSession(data);
       return true;
     } catch {
       return false;
@@ -86,50 +113,38 @@ export function refreshSession(organizationId?: string): Promise<boolean> {
   return attempt;
 }
 
-export interface RequestOptions {
-  method?: string;
-  body?: unknown;
-  headers?: Record<string, string>;
-  /** Answer the raw response (for files). */
-  raw?: boolean;
+function authorized(request: Request): Request {
+  if (accessToken) request.headers.set("Authorization", `Bearer ${accessToken}`);
+  return request;
 }
 
-async function send(path: string, options: RequestOptions): Promise<Response> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
-  if (options.body !== undefined) headers["Content-Type"] = "application/json";
-  return fetch(path, {
-    method: options.method ?? "GET",
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
+/**
+ * Sends with the access token; when it has expired, refreshes once and sends a copy again. A
+ * call that went out before another one's refresh just goes again with the new token.
+ */
+async function sendWithSession(request: Request): Promise<Response> {
+  const copy = request.clone();
+  const sentWith = accessToken;
+  const res = await send(authorized(request));
+  if (res.status !== 401 || !hasRefreshToken()) return res;
+  if (accessToken !== sentWith || (await refreshSession())) return send(authorized(copy));
+  return res;
 }
 
-async function toError(res: Response): Promise<ApiError> {
-  try {
-    const body = (await res.json()) as { error?: { code: string; message: string; details?: unknown } };
-    if (body.error) return new ApiError(res.status, body.error.code, body.error.message, body.error.details);
-  } catch {
-    // not JSON: fall through
-  }
-  return new ApiError(res.status, "http_error", `The server answered ${res.status}.`);
+/** Every call of the app: `client.GET("/api/invoices/{id}", { params: { path: { id } } })`. */
+export const client = createClient<paths>({ baseUrl, querySerializer, fetch: sendWithSession });
+
+/** The success half of what a client call resolves to (the other half has an `error`). */
+type Success<Answer> = Extract<Answer, { data: unknown }>;
+
+// openapi-fetch answers `{ data, response }` for a success and `{ error, response }` otherwise.
+function succeeded<Answer extends { response: Response }>(answer: Answer): answer is Success<Answer> {
+  return answer.response.ok && "data" in answer;
 }
 
-/** Calls the API; on an expired token refreshes once and tries again. */
-export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
-  let res = await send(path, options);
-  if (res.status === 401 && hasRefreshToken() && (await refreshSession())) {
-    res = await send(path, options);
-  }
-  if (!res.ok) throw await toError(res);
-  if (options.raw) return res as unknown as T;
-  if (res.status === 204) return undefined as T;
-  return (await res.json()) as T;
-}
-
-/** A query string from the set values only. */
-export function query(params: Record<string, string | number | undefined | null>): string {
-  const entries = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "");
-  if (entries.length === 0) return "";
-  return "?" + new URLSearchParams(entries.map(([k, v]) => [k, String(v)])).toString();
+/** The data of a successful answer; an error answer throws, as an ApiError. */
+export async function unwrap<Answer extends { response: Response }>(pending: Promise<Answer>): Promise<Success<Answer>["data"]> {
+  const answer = await pending;
+  if (succeeded(answer)) return answer.data;
+  throw toApiError(answer.response, "error" in answer ? answer.error : undefined);
 }

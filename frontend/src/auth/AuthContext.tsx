@@ -2,7 +2,7 @@
 // The session survives reloads through the refresh token; access tokens are renewed silently
 // a minute before they expire.
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from "react";
-import { adoptSession, api, hasRefreshToken, refreshSession, setSessionListener, storedRefreshToken, type Schemas, type Session } from "../api/client";
+import { adoptSession, client, hasRefreshToken, refreshSession, setSessionListener, storedRefreshToken, unwrap, type Schemas, type Session } from "../api/client";
 
 type Role = Schemas["Role"];
 type Me = Schemas["Me"];
@@ -31,7 +31,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const timer = useRef<number>();
 
   const loadMe = useCallback(async () => {
-    setMe(await api<Me>("/api/me"));
+    setMe(await unwrap(client.GET("/api/me")));
   }, []);
 
   useEffect(() => {
@@ -58,17 +58,17 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     me,
     loading,
     async login(email, password) {
-      adoptSession(await api<Session>("/api/auth/login", { method: "POST", body: { email, password } }));
+      adoptSession(await unwrap(client.POST("/api/auth/login", { body: { email, password } })));
       await loadMe();
     },
     async signup(email, password, organizationName) {
       const body = { email, password, ...(organizationName ? { organizationName } : {}) };
-      adoptSession(await api<Session>("/api/auth/register", { method: "POST", body }));
+      adoptSession(await unwrap(client.POST("/api/auth/register", { body })));
       await loadMe();
     },
     async logout() {
       const refreshToken = storedRefreshToken();
-      if (refreshToken) await api("/api/auth/logout", { method: "POST", body: { refreshToken } }).catch(() => {});
+      if (refreshToken) await unwrap(client.POST("/api/auth/logout", { body: { refreshToken } })).catch(() => {});
       adoptSession(null);
     },
     async switchOrganization(id) {

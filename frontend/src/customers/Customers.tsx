@@ -1,18 +1,16 @@
 // Customers: the list with search and a create form, and one customer with their invoices.
 import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
-import { ApiError, api, query, type Schemas } from "../api/client";
+import { ApiError, client, unwrap } from "../api/client";
 import { can, useAuth } from "../auth/AuthContext";
 import { Empty, ErrorBox, Field, Loading } from "../components/ui";
 import { InvoiceList } from "../invoices/InvoiceList";
 import { useAsync } from "../useAsync";
 
-type Customer = Schemas["Customer"];
-
 export function CustomerList() {
   const { me } = useAuth();
   const [q, setQ] = useState("");
-  const list = useAsync(() => api<Schemas["Page_Customer"]>(`/api/customers${query({ q, limit: 100 })}`), [q]);
+  const list = useAsync(() => unwrap(client.GET("/api/customers", { params: { query: { q, limit: 100 } } })), [q]);
   const [adding, setAdding] = useState(false);
   return (
     <section>
@@ -46,7 +44,7 @@ function CustomerForm({ onSaved }: { onSaved(): void }) {
   async function submit(e: FormEvent) {
     e.preventDefault();
     try {
-      await api<Customer>("/api/customers", { method: "POST", body: { ...form, email: form.email || undefined } });
+      await unwrap(client.POST("/api/customers", { body: { ...form, email: form.email || undefined } }));
       onSaved();
     } catch (err) {
       setError(err instanceof ApiError ? err : null);
@@ -69,7 +67,7 @@ function CustomerForm({ onSaved }: { onSaved(): void }) {
 
 export function CustomerDetail() {
   const { id = "" } = useParams();
-  const customer = useAsync(() => api<Customer>(`/api/customers/${id}`), [id]);
+  const customer = useAsync(() => unwrap(client.GET("/api/customers/{id}", { params: { path: { id } } })), [id]);
   if (customer.error) return <ErrorBox error={customer.error} />;
   if (!customer.data) return <Loading />;
   const c = customer.data;

@@ -1,38 +1,58 @@
 // One invoice: status, amounts, lines, payments, the PDF, the next scheduled action, the live
 // timeline, the actions the user's role allows, the client's hosted page and, for admins, its
-// run in the Temporal UI.
+// run in the Temporal UI. A draft deleted while it is open says so.
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
-import { ApiError, api, type Schemas } from "../api/client";
+import { ApiError, client, unwrap, type Schemas } from "../api/client";
+import { oneOf } from "../api/json";
+import { paymentMethodValues } from "../api/schema";
+import { useAppConfig, useMoney } from "../appConfig";
 import { can, useAuth } from "../auth/AuthContext";
 import { Dialog, ErrorBox, Field, Loading, StatusBadge } from "../components/ui";
-import { useLiveEvents, type LiveEvent } from "../live/live";
-import { formatDate, formatDateTime, formatMoney, toDecimal } from "../money";
+import { isDeletion, useLiveEvents, type LiveMessage } from "../live/live";
+import { formatDate, formatDateTime } from "../money";
 import { debounce, useAsync } from "../useAsync";
 
 type Invoice = Schemas["InvoiceView"];
-type Entry = Schemas["TimelineEntry"];
+type Status = Schemas["InvoiceStatus"];
+type PaymentMethod = Schemas["PaymentMethod"];
+/** The actions that take no input (`POST /api/invoices/{id}/<action>`). */
+type Action = "finalize" | "resend" | "remind" | "retry" | "void";
 
-let appConfig: Promise<Schemas["AppConfig"]> | null = null;
-const loadAppConfig = () => (appConfig ??= api<Schemas["AppConfig"]>("/api/app-config"));
-
-const OPEN = ["open", "sent", "overdue", "partially_paid"];
+const OPEN: readonly Status[] = ["open", "sent", "overdue", "partially_paid"];
+const SETTLED: readonly Status[] = ["void", "paid", "refunded"];
 
 export function InvoiceDetail() {
   const { id = "" } = useParams();
   const { me } = useAuth();
-  const invoice = useAsync(() => api<Invoice>(`/api/invoices/${id}`), [id]);
-  const timeline = useAsync(() => api<Entry[]>(`/api/invoices/${id}/timeline`), [id]);
-  const [config, setConfig] = useState<Schemas["AppConfig"]>();
+  const config = useAppConfig();
+  const money = useMoney();
+  const path = { params: { path: { id } } };
+  const invoice = useAsync(() => unwrap(client.GET("/api/invoices/{id}", path)), [id]);
+  const timeline = useAsync(() => unwrap(client.GET("/api/invoices/{id}/timeline", path)), [id]);
+  // The id whose draft was deleted while open (the component stays when the id changes).
+  const [deletedId, setDeletedId] = useState<string>();
   const [actionError, setActionError] = useState<string>();
   const [busy, setBusy] = useState<string>();
   const [paying, setPaying] = useState(false);
   const [voiding, setVoiding] = useState(false);
-  useEffect(() => void loadAppConfig().then(setConfig, () => {}), []);
 
-  const refresh = useMemo(() => debounce(() => { invoice.reload(true); timeline.reload(true); }, 250), [invoice.reload, timeline.reload]);
-  useLiveEvents(useCallback((e: LiveEvent) => { if (e.type === "resync" || e.invoiceId === id) refresh(); }, [id, refresh]));
+  const { reload: reloadInvoice } = invoice;
+  const { reload: reloadTimeline } = timeline;
+  const refresh = useMemo(() => debounce(() => { reloadInvoice(true); reloadTimeline(true); }, 250), [reloadInvoice, reloadTimeline]);
+  useLiveEvents(useCallback((message: LiveMessage) => {
+    if (isDeletion(message) && message.invoiceId === id) setDeletedId(id);
+    else if (message.type === "resync" || message.invoiceId === id) refresh();
+  }, [id, refresh]));
 
+  if (deletedId === id) {
+    return (
+      <div className="notice" role="status" data-testid="invoice-deleted">
+        <p>This draft was deleted.</p>
+        <Link to="/invoices">Back to invoices</Link>
+      </div>
+    );
+  }
   if (invoice.error) return <ErrorBox error={invoice.error} onRetry={() => invoice.reload()} />;
   if (!invoice.data) return <Loading />;
   const inv = invoice.data;
@@ -40,11 +60,11 @@ export function InvoiceDetail() {
   const role = me?.role;
   const writer = can(role, "accountant");
 
-  async function act(action: string, body?: unknown) {
-    setBusy(action);
+  async function act(name: string, request: () => Promise<unknown>) {
+    setBusy(name);
     setActionError(undefined);
     try {
-      await api(`/api/invoices/${id}/${action}`, { method: "POST", body: body ?? {} });
+      await request();
       invoice.reload(true);
       timeline.reload(true);
       return true;
@@ -55,8 +75,10 @@ export function InvoiceDetail() {
       setBusy(undefined);
     }
   }
+  const action = (name: Action) => act(name, () => unwrap(client.POST(`/api/invoices/{id}/${name}`, { ...path, body: {} })));
+  const pay = (body: Schemas["RecordPayment"]) => act("payments", () => unwrap(client.POST("/api/invoices/{id}/payments", { ...path, body })));
 
-  const next = inv.nextAction as { kind?: string; at?: string } | null | undefined;
+  const next = inv.nextAction;
   return (
     <article className="detail">
       <div className="page-head">
@@ -65,12 +87,12 @@ export function InvoiceDetail() {
         </h1>
         <div className="actions" data-testid="invoice-actions">
           {writer && inv.status === "draft" && <Link className="button" to={`/invoices/${id}/edit`}>Edit</Link>}
-          {writer && inv.status === "draft" && <button disabled={!!busy} onClick={() => act("finalize")} data-testid="action-finalize">Finalize and send</button>}
-          {writer && OPEN.includes(inv.status) && <button disabled={!!busy} onClick={() => act("resend")} data-testid="action-resend">Send again</button>}
-          {writer && OPEN.includes(inv.status) && <button disabled={!!busy} onClick={() => act("remind")} data-testid="action-remind">Remind now</button>}
+          {writer && inv.status === "draft" && <button disabled={!!busy} onClick={() => action("finalize")} data-testid="action-finalize">Finalize and send</button>}
+          {writer && OPEN.includes(inv.status) && <button disabled={!!busy} onClick={() => action("resend")} data-testid="action-resend">Send again</button>}
+          {writer && OPEN.includes(inv.status) && <button disabled={!!busy} onClick={() => action("remind")} data-testid="action-remind">Remind now</button>}
           {writer && OPEN.includes(inv.status) && <button disabled={!!busy} onClick={() => setPaying(true)} data-testid="action-payment">Record payment</button>}
-          {can(role, "admin") && inv.status === "needs_attention" && <button disabled={!!busy} onClick={() => act("retry")} data-testid="action-retry">Retry</button>}
-          {writer && !["void", "paid", "refunded"].includes(inv.status) && <button className="danger" disabled={!!busy} onClick={() => setVoiding(true)} data-testid="action-void">Void</button>}
+          {can(role, "admin") && inv.status === "needs_attention" && <button disabled={!!busy} onClick={() => action("retry")} data-testid="action-retry">Retry</button>}
+          {writer && !SETTLED.includes(inv.status) && <button className="danger" disabled={!!busy} onClick={() => setVoiding(true)} data-testid="action-void">Void</button>}
         </div>
       </div>
       {actionError && <p className="error-box" role="alert">{actionError}</p>}
@@ -82,14 +104,14 @@ export function InvoiceDetail() {
             <dt>Client</dt><dd><Link to={`/customers/${inv.customerId}`}>{inv.clientName}</Link>{inv.clientEmail ? ` · ${inv.clientEmail}` : ""}</dd>
             <dt>Issued</dt><dd>{formatDate(inv.issueDate)}</dd>
             <dt>Due</dt><dd>{formatDate(inv.dueDate)}</dd>
-            <dt>Total</dt><dd className="num">{formatMoney(inv.total, inv.currency)}</dd>
-            <dt>Paid</dt><dd className="num" data-testid="amount-paid">{formatMoney(inv.amountPaid, inv.currency)}</dd>
-            <dt>Due now</dt><dd className="num" data-testid="amount-due"><strong>{formatMoney(inv.amountDue, inv.currency)}</strong></dd>
-            <dt>Next</dt><dd data-testid="next-action">{next?.kind ? `${next.kind.replace(/_/g, " ")} · ${formatDateTime(next.at)}` : "Nothing scheduled"}</dd>
+            <dt>Total</dt><dd className="num">{money.format(inv.total, inv.currency)}</dd>
+            <dt>Paid</dt><dd className="num" data-testid="amount-paid">{money.format(inv.amountPaid, inv.currency)}</dd>
+            <dt>Due now</dt><dd className="num" data-testid="amount-due"><strong>{money.format(inv.amountDue, inv.currency)}</strong></dd>
+            <dt>Next</dt><dd data-testid="next-action">{next ? `${next.kind.replace(/_/g, " ")} · ${formatDateTime(next.at)}` : "Nothing scheduled"}</dd>
           </dl>
           <p className="links">
             {inv.hostedPath && <a href={inv.hostedPath} target="_blank" rel="noreferrer" data-testid="hosted-link">Client's invoice page ↗</a>}
-            {can(role, "admin") && config?.temporalUiUrl && (
+            {can(role, "admin") && config.temporalUiUrl && (
               <a href={`${config.temporalUiUrl}/namespaces/${config.temporalNamespace}/workflows/${encodeURIComponent(inv.workflowId)}`} target="_blank" rel="noreferrer" data-testid="temporal-link">
                 Open in Temporal UI ↗
               </a>
@@ -103,14 +125,14 @@ export function InvoiceDetail() {
               <thead><tr><th>Description</th><th className="num">Qty</th><th className="num">Unit</th><th className="num">Amount</th></tr></thead>
               <tbody>
                 {(inv.lines ?? []).map((l, i) => (
-                  <tr key={i}><td>{l.description}</td><td className="num">{l.quantity}</td><td className="num">{formatMoney(l.unitPrice, inv.currency)}</td><td className="num">{formatMoney(l.amount, inv.currency)}</td></tr>
+                  <tr key={i}><td>{l.description}</td><td className="num">{l.quantity}</td><td className="num">{money.format(l.unitPrice, inv.currency)}</td><td className="num">{money.format(l.amount, inv.currency)}</td></tr>
                 ))}
               </tbody>
               <tfoot>
-                <tr><td colSpan={3}>Subtotal</td><td className="num">{formatMoney(inv.subtotal, inv.currency)}</td></tr>
-                {inv.discountTotal > 0 && <tr><td colSpan={3}>Discount {inv.discountRate}%</td><td className="num">{formatMoney(-inv.discountTotal, inv.currency)}</td></tr>}
-                {inv.taxTotal > 0 && <tr><td colSpan={3}>Tax {inv.taxRate}%</td><td className="num">{formatMoney(inv.taxTotal, inv.currency)}</td></tr>}
-                <tr><td colSpan={3}><strong>Total</strong></td><td className="num"><strong>{formatMoney(inv.total, inv.currency)}</strong></td></tr>
+                <tr><td colSpan={3}>Subtotal</td><td className="num">{money.format(inv.subtotal, inv.currency)}</td></tr>
+                {inv.discountTotal > 0 && <tr><td colSpan={3}>Discount {inv.discountRate}%</td><td className="num">{money.format(-inv.discountTotal, inv.currency)}</td></tr>}
+                {inv.taxTotal > 0 && <tr><td colSpan={3}>Tax {inv.taxRate}%</td><td className="num">{money.format(inv.taxTotal, inv.currency)}</td></tr>}
+                <tr><td colSpan={3}><strong>Total</strong></td><td className="num"><strong>{money.format(inv.total, inv.currency)}</strong></td></tr>
               </tfoot>
             </table>
           </div>
@@ -118,7 +140,7 @@ export function InvoiceDetail() {
           {(inv.payments ?? []).length === 0 ? <p className="muted">No payments yet.</p> : (
             <ul className="payments">
               {(inv.payments ?? []).map((p) => (
-                <li key={p.id}>{formatDateTime(p.paidAt)} · {p.method.replace("_", " ")} · <span className="num">{formatMoney(p.amount, p.currency)}</span>{p.reference ? ` · ${p.reference}` : ""}</li>
+                <li key={p.id}>{formatDateTime(p.paidAt)} · {p.method.replace("_", " ")} · <span className="num">{money.format(p.amount, p.currency)}</span>{p.reference ? ` · ${p.reference}` : ""}</li>
               ))}
             </ul>
           )}
@@ -142,22 +164,25 @@ export function InvoiceDetail() {
         </section>
       </div>
       <Dialog title="Record a payment" open={paying} onClose={() => setPaying(false)}>
-        <PaymentForm invoice={inv} onCancel={() => setPaying(false)} onSubmit={async (body) => { if (await act("payments", body)) setPaying(false); }} />
+        {actionError && <p className="error-box" role="alert">{actionError}</p>}
+        <PaymentForm invoice={inv} onCancel={() => setPaying(false)} onSubmit={async (body) => { if (await pay(body)) setPaying(false); }} />
       </Dialog>
       <Dialog title="Void this invoice?" open={voiding} onClose={() => setVoiding(false)}>
         <p>The client's link stops working and no more reminders go out. This cannot be undone.</p>
+        {actionError && <p className="error-box" role="alert">{actionError}</p>}
         <div className="actions">
           <button onClick={() => setVoiding(false)}>Cancel</button>
-          <button className="danger" onClick={async () => { if (await act("void")) setVoiding(false); }} data-testid="confirm-void">Void invoice</button>
+          <button className="danger" onClick={async () => { if (await action("void")) setVoiding(false); }} data-testid="confirm-void">Void invoice</button>
         </div>
       </Dialog>
     </article>
   );
 }
 
-function PaymentForm({ invoice, onSubmit, onCancel }: { invoice: Invoice; onSubmit(body: unknown): void; onCancel(): void }) {
-  const [amount, setAmount] = useState(toDecimal(invoice.amountDue, invoice.currency));
-  const [method, setMethod] = useState("bank_transfer");
+function PaymentForm({ invoice, onSubmit, onCancel }: { invoice: Invoice; onSubmit(body: Schemas["RecordPayment"]): void; onCancel(): void }) {
+  const money = useMoney();
+  const [amount, setAmount] = useState(money.toDecimal(invoice.amountDue, invoice.currency));
+  const [method, setMethod] = useState<PaymentMethod>("bank_transfer");
   const [reference, setReference] = useState("");
   const [date, setDate] = useState(new Date().toISOString().slice(0, 10));
   const [key] = useState(() => crypto.randomUUID());
@@ -169,8 +194,8 @@ function PaymentForm({ invoice, onSubmit, onCancel }: { invoice: Invoice; onSubm
     <form onSubmit={submit}>
       <Field label={`Amount (${invoice.currency})`}><input autoFocus inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} /></Field>
       <Field label="Method">
-        <select value={method} onChange={(e) => setMethod(e.target.value)}>
-          {["bank_transfer", "card", "cash", "check", "wallet", "other"].map((m) => <option key={m} value={m}>{m.replace("_", " ")}</option>)}
+        <select value={method} onChange={(e) => setMethod(oneOf(paymentMethodValues, e.target.value) ?? method)}>
+          {paymentMethodValues.map((m) => <option key={m} value={m}>{m.replace("_", " ")}</option>)}
         </select>
       </Field>
       <Field label="Received on"><input type="date" value={date} onChange={(e) => setDate(e.target.value)} /></Field>
@@ -189,12 +214,10 @@ function Pdf({ id, version, number }: { id: string; version: string; number: str
   const [error, setError] = useState<Error>();
   useEffect(() => {
     let objectUrl: string | undefined;
-    api<Response>(`/api/invoices/${id}/pdf`, { raw: true })
-      .then((res) => res.blob())
-      .then((blob) => {
-        objectUrl = URL.createObjectURL(blob);
-        setUrl(objectUrl);
-      }, setError);
+    unwrap(client.GET("/api/invoices/{id}/pdf", { params: { path: { id } }, parseAs: "blob" })).then((blob) => {
+      objectUrl = URL.createObjectURL(blob);
+      setUrl(objectUrl);
+    }, setError);
     return () => { if (objectUrl) URL.revokeObjectURL(objectUrl); };
   }, [id, version]);
   if (error) return <ErrorBox error={error} />;

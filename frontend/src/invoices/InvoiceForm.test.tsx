@@ -1,42 +1,44 @@
-// The invoice form: live totals as the user types, and the server's field errors shown on the
-// fields they name.
+// The invoice form: live totals as the user types, in the exponent the server's currency table
+// gives, and the server's field errors shown on the fields they name.
 import { cleanup, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AppConfigProvider } from "../appConfig";
+import { json, stubApi } from "../testing/fakes";
 import { InvoiceForm } from "./InvoiceForm";
 
-function respond(status: number, body: unknown) {
-  return Promise.resolve(new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } }));
-}
+const customers = (route: string) => (route === "GET /api/customers" ? json(200, { items: [] }) : undefined);
 
-function renderForm() {
+function renderForm(path = "/invoices/new") {
   return render(
-    <MemoryRouter initialEntries={["/invoices/new"]} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
-      <Routes>
-        <Route path="/invoices/new" element={<InvoiceForm />} />
-        <Route path="/invoices/:id" element={<p>detail page</p>} />
-      </Routes>
-    </MemoryRouter>,
+    <AppConfigProvider>
+      <MemoryRouter initialEntries={[path]} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+        <Routes>
+          <Route path="/invoices/new" element={<InvoiceForm />} />
+          <Route path="/invoices/:id/edit" element={<InvoiceForm />} />
+          <Route path="/invoices/:id" element={<p>detail page</p>} />
+        </Routes>
+      </MemoryRouter>
+    </AppConfigProvider>,
   );
 }
 
 const input = (name: string) => document.querySelector<HTMLInputElement>(`[name="${name}"]`)!;
+/** The form, once the currency table (and with it the form) is there. */
+const form = () => screen.findByTestId("invoice-form");
 
 describe("InvoiceForm", () => {
-  let fetchMock: ReturnType<typeof vi.fn>;
-  beforeEach(() => {
-    fetchMock = vi.fn((url: string) => (String(url).startsWith("/api/customers") ? respond(200, { items: [] }) : respond(500, {})));
-    vi.stubGlobal("fetch", fetchMock);
-  });
   afterEach(() => {
     cleanup();
     vi.unstubAllGlobals();
   });
 
   it("computes totals live, per line and rounded half up, discount before tax", async () => {
+    stubApi(customers);
     const user = userEvent.setup();
     renderForm();
+    await form();
     await user.clear(input("items[0].quantity"));
     await user.type(input("items[0].quantity"), "1.5");
     await user.type(input("items[0].unitPrice"), "0.33");
@@ -60,18 +62,62 @@ describe("InvoiceForm", () => {
   });
 
   it("shows a dash while an amount does not parse", async () => {
+    stubApi(customers);
     const user = userEvent.setup();
     renderForm();
+    await form();
     await user.type(input("items[0].unitPrice"), "12.345");
     expect(screen.getByTestId("total").textContent).toBe("—");
   });
 
-  it("puts each server field error on its field and sends one idempotency key", async () => {
+  it("takes each currency's decimals from the server's table, not from Intl", async () => {
+    stubApi(customers);
     const user = userEvent.setup();
-    fetchMock.mockImplementation((url: string, init?: RequestInit) => {
-      if (String(url).startsWith("/api/customers")) return respond(200, { items: [] });
-      expect(init?.method).toBe("POST");
-      return respond(422, {
+    renderForm();
+    await form();
+    const currency = document.querySelector<HTMLSelectElement>('[name="currency"]')!;
+    // The choice is the server's table.
+    expect([...currency.options].map((o) => o.value)).toEqual(["COP", "EUR", "HUF", "IDR", "IQD", "JPY", "USD"]);
+
+    // Intl says HUF has no minor unit; ISO 4217 and the server say 2. (Intl puts a no-break
+    // space after a currency code.)
+    await user.selectOptions(currency, "HUF");
+    await user.type(input("items[0].unitPrice"), "1234.56");
+    expect(screen.getByTestId("total").textContent).toBe("HUF\u00a01,234.56");
+
+    // Intl says IQD has none either; it has 3.
+    await user.selectOptions(currency, "IQD");
+    await user.clear(input("items[0].unitPrice"));
+    await user.type(input("items[0].unitPrice"), "12.345");
+    expect(screen.getByTestId("total").textContent).toBe("IQD\u00a012.345");
+
+    await user.selectOptions(currency, "JPY");
+    expect(screen.getByTestId("total").textContent).toBe("—");
+    await user.clear(input("items[0].unitPrice"));
+    await user.type(input("items[0].unitPrice"), "1500");
+    expect(screen.getByTestId("total").textContent).toBe("¥1,500");
+  });
+
+  it("puts a draft's amounts in its fields with the server's decimals", async () => {
+    stubApi((route) => {
+      if (route !== "GET /api/invoices/inv-1") return customers(route);
+      return json(200, {
+        id: "inv-1", customerId: "cus-1", clientName: "Initech", currency: "HUF", status: "draft", dueDate: "2026-12-31",
+        taxRate: "0", discountRate: "0", lines: [{ description: "Audit", quantity: "1", unitPrice: 123456, amount: 123456 }],
+        subtotal: 123456, discountTotal: 0, taxTotal: 0, total: 123456, amountDue: 123456, amountPaid: 0, hasPdf: false,
+        createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z", workflowId: "invoice:org-1:inv-1",
+      });
+    });
+    renderForm("/invoices/inv-1/edit");
+    await form();
+    expect(input("items[0].unitPrice").value).toBe("1234.56");
+    expect(screen.getByTestId("total").textContent).toBe("HUF\u00a01,234.56");
+  });
+
+  it("puts each server field error on its field and sends one idempotency key", async () => {
+    const requests = stubApi((route) => {
+      if (route !== "POST /api/invoices") return customers(route);
+      return json(422, {
         error: {
           code: "validation_failed",
           message: "The request has invalid fields.",
@@ -82,7 +128,9 @@ describe("InvoiceForm", () => {
         },
       });
     });
+    const user = userEvent.setup();
     renderForm();
+    await form();
     await user.type(input("items[0].description"), "Audit");
     await user.type(input("items[0].unitPrice"), "100");
     await user.click(screen.getByTestId("create-and-send"));
@@ -92,12 +140,11 @@ describe("InvoiceForm", () => {
     expect(input("items[0].description").closest("label")!.classList.contains("has-error")).toBe(false);
 
     await user.click(screen.getByTestId("create-and-send"));
-    const posts = fetchMock.mock.calls.filter(([url]) => url === "/api/invoices");
-    expect(posts).toHaveLength(2);
-    const keys = posts.map(([, init]) => (init as RequestInit & { headers: Record<string, string> }).headers["Idempotency-Key"]);
+    await waitFor(() => expect(requests.filter((r) => r.method === "POST")).toHaveLength(2));
+    const posts = requests.filter((r) => r.method === "POST");
+    const keys = posts.map((r) => r.headers.get("Idempotency-Key"));
     expect(keys[0]).toBeTruthy();
     expect(keys[0]).toBe(keys[1]);
-    const body = JSON.parse(String((posts[0][1] as RequestInit).body));
-    expect(body).toMatchObject({ draft: false, currency: "EUR", items: [{ description: "Audit", quantity: "1", unitPrice: "100" }] });
+    expect(await posts[0].json()).toMatchObject({ draft: false, currency: "EUR", items: [{ description: "Audit", quantity: "1", unitPrice: "100" }] });
   });
 });

@@ -2,23 +2,22 @@
 // dates, notes; live totals computed as the server does; server field errors on their fields.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useNavigate, useParams } from "react-router-dom";
-import { ApiError, api, type Schemas } from "../api/client";
+import { ApiError, client, unwrap, type Schemas } from "../api/client";
+import { useMoney } from "../appConfig";
 import { ErrorBox, Field, Loading } from "../components/ui";
-import { exponent, formatMoney, toDecimal } from "../money";
 import { computeTotals, type LineDraft } from "./totals";
 
-type Invoice = Schemas["InvoiceView"];
 type Customer = Schemas["Customer"];
 interface Line extends LineDraft {
   description: string;
 }
 
-const CURRENCIES = ["EUR", "USD", "GBP", "CHF", "JPY", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "INR"];
 const inDays = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
 
 export function InvoiceForm() {
   const { id } = useParams();
   const navigate = useNavigate();
+  const money = useMoney();
   const [customers, setCustomers] = useState<Customer[]>([]);
   const [loading, setLoading] = useState(Boolean(id));
   const [loadError, setLoadError] = useState<Error>();
@@ -38,9 +37,9 @@ export function InvoiceForm() {
   const idempotencyKey = useRef(crypto.randomUUID());
 
   useEffect(() => {
-    api<Schemas["Page_Customer"]>("/api/customers?limit=100").then((p) => setCustomers(p.items as Customer[]), () => {});
+    unwrap(client.GET("/api/customers", { params: { query: { limit: 100 } } })).then((p) => setCustomers(p.items), () => {});
     if (!id) return;
-    api<Invoice>(`/api/invoices/${id}`).then(
+    unwrap(client.GET("/api/invoices/{id}", { params: { path: { id } } })).then(
       (inv) => {
         setCustomerId(inv.customerId);
         setCurrency(inv.currency);
@@ -49,7 +48,7 @@ export function InvoiceForm() {
         setTaxRate(inv.taxRate);
         setDiscount(inv.discountRate);
         setNotes(inv.notes ?? "");
-        setLines((inv.lines ?? []).map((l) => ({ description: l.description, quantity: l.quantity, unitPrice: toDecimal(l.unitPrice, inv.currency) })));
+        setLines((inv.lines ?? []).map((l) => ({ description: l.description, quantity: l.quantity, unitPrice: money.toDecimal(l.unitPrice, inv.currency) })));
         setLoading(false);
       },
       (err: Error) => {
@@ -57,10 +56,10 @@ export function InvoiceForm() {
         setLoading(false);
       },
     );
-  }, [id]);
+  }, [id, money]);
 
-  const exp = exponent(currency);
-  const totals = useMemo(() => computeTotals(lines, discount, taxRate, exp), [lines, discount, taxRate, exp]);
+  const exp = money.exponent(currency);
+  const totals = useMemo(() => (exp === undefined ? null : computeTotals(lines, discount, taxRate, exp)), [lines, discount, taxRate, exp]);
   const fields = error?.fields ?? {};
   const setLine = (i: number, patch: Partial<Line>) => setLines((ls) => ls.map((l, j) => (j === i ? { ...l, ...patch } : l)));
 
@@ -80,8 +79,8 @@ export function InvoiceForm() {
     };
     try {
       const saved = id
-        ? await api<Invoice>(`/api/invoices/${id}`, { method: "PATCH", body })
-        : await api<Invoice>("/api/invoices", { method: "POST", body: { ...body, draft }, headers: { "Idempotency-Key": idempotencyKey.current } });
+        ? await unwrap(client.PATCH("/api/invoices/{id}", { params: { path: { id } }, body }))
+        : await unwrap(client.POST("/api/invoices", { params: { header: { "Idempotency-Key": idempotencyKey.current } }, body: { ...body, draft } }));
       navigate(`/invoices/${saved.id}`);
     } catch (err) {
       setError(err instanceof ApiError ? err : new ApiError(0, "network", "The server cannot be reached."));
@@ -123,7 +122,7 @@ export function InvoiceForm() {
         <legend>Terms</legend>
         <Field label="Currency" error={fields.currency}>
           <select name="currency" value={currency} onChange={(e) => setCurrency(e.target.value)}>
-            {CURRENCIES.map((c) => <option key={c}>{c}</option>)}
+            {money.codes.map((c) => <option key={c}>{c}</option>)}
           </select>
         </Field>
         <Field label="Issue date (optional)" error={fields.issueDate}>
@@ -154,7 +153,7 @@ export function InvoiceForm() {
               <input name={`items[${i}].unitPrice`} inputMode="decimal" value={line.unitPrice} onChange={(e) => setLine(i, { unitPrice: e.target.value })} />
             </Field>
             <span className="num line-amount" data-testid="line-amount">
-              {totals ? formatMoney(totals.lines[i].amount, currency) : "—"}
+              {totals ? money.format(totals.lines[i].amount, currency) : "—"}
             </span>
             <button type="button" className="link" aria-label={`Remove line ${i + 1}`} disabled={lines.length === 1}
               onClick={() => setLines((ls) => ls.filter((_, j) => j !== i))}>
@@ -170,10 +169,10 @@ export function InvoiceForm() {
         <textarea name="notes" value={notes} onChange={(e) => setNotes(e.target.value)} />
       </Field>
       <dl className="totals" data-testid="totals">
-        <dt>Subtotal</dt><dd data-testid="subtotal">{totals ? formatMoney(totals.subtotal, currency) : "—"}</dd>
-        <dt>Discount</dt><dd data-testid="discount">{totals ? formatMoney(-totals.discount, currency) : "—"}</dd>
-        <dt>Tax</dt><dd data-testid="tax">{totals ? formatMoney(totals.tax, currency) : "—"}</dd>
-        <dt>Total</dt><dd data-testid="total"><strong>{totals ? formatMoney(totals.total, currency) : "—"}</strong></dd>
+        <dt>Subtotal</dt><dd data-testid="subtotal">{totals ? money.format(totals.subtotal, currency) : "—"}</dd>
+        <dt>Discount</dt><dd data-testid="discount">{totals ? money.format(-totals.discount, currency) : "—"}</dd>
+        <dt>Tax</dt><dd data-testid="tax">{totals ? money.format(totals.tax, currency) : "—"}</dd>
+        <dt>Total</dt><dd data-testid="total"><strong>{totals ? money.format(totals.total, currency) : "—"}</strong></dd>
       </dl>
       <div className="actions">
         {id ? (

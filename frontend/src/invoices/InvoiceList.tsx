@@ -1,17 +1,16 @@
 // The invoice table: search, status chips, filters, sorting, pagination; updated live.
-import { useCallback, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { api, query, type Schemas } from "../api/client";
+import { client, unwrap, type Schemas } from "../api/client";
+import { invoiceStatusValues } from "../api/schema";
+import { useMoney } from "../appConfig";
 import { can, useAuth } from "../auth/AuthContext";
 import { Empty, ErrorBox, Loading, StatusBadge } from "../components/ui";
-import { useLiveEvents } from "../live/live";
-import { formatDate, formatMoney } from "../money";
+import { isDeletion, useLiveEvents, type LiveMessage } from "../live/live";
+import { formatDate } from "../money";
 import { debounce, useAsync } from "../useAsync";
 
-type Page = Schemas["Page_InvoiceView"];
-type Invoice = Page["items"][number];
-
-export const STATUSES = ["draft", "sent", "overdue", "partially_paid", "paid", "needs_attention", "void", "refunded"];
+type Invoice = Schemas["Page_InvoiceView"]["items"][number];
 const COLUMNS: { key: string; label: string }[] = [
   { key: "number", label: "Number" },
   { key: "issueDate", label: "Issued" },
@@ -24,12 +23,12 @@ export function InvoiceList({ customerId }: { customerId?: string }) {
   const { me } = useAuth();
   const [params, setParams] = useSearchParams();
   const get = (k: string) => params.get(k) ?? "";
-  const set = (k: string, v: string) => {
+  const set = useCallback((k: string, v: string) => {
     const next = new URLSearchParams(params);
     if (v) next.set(k, v);
     else next.delete(k);
     setParams(next, { replace: true });
-  };
+  }, [params, setParams]);
   const filters = {
     q: get("q"),
     status: get("status"),
@@ -41,26 +40,43 @@ export function InvoiceList({ customerId }: { customerId?: string }) {
   };
   const [pages, setPages] = useState<Invoice[][]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
-  const key = JSON.stringify(filters) + customerId;
+  // Deleted drafts leave at once, before the reload that follows confirms it.
+  const [deleted, setDeleted] = useState<ReadonlySet<string>>(new Set());
+  const money = useMoney();
+  /** One page of the list, the first or the one after `after`. */
+  const load = (after?: string) => {
+    const { minAmount, maxAmount, ...rest } = filters;
+    const amounts = { minAmount: minAmount ? Number(minAmount) : undefined, maxAmount: maxAmount ? Number(maxAmount) : undefined };
+    return unwrap(client.GET("/api/invoices", { params: { query: { ...rest, ...amounts, customerId, limit: 25, cursor: after } } }));
+  };
   const first = useAsync(async () => {
-    const page = await api<Page>(`/api/invoices${query({ ...filters, customerId, limit: 25 })}`);
+    const page = await load();
     setPages([]);
     setCursor(page.nextCursor ?? null);
     return page;
-  }, [key]);
-  const reloadQuietly = useMemo(() => debounce(() => first.reload(true), 400), [first.reload]);
-  useLiveEvents(useCallback(() => reloadQuietly(), [reloadQuietly]));
+  }, [filters, customerId]);
+  const { reload } = first;
+  const reloadQuietly = useMemo(() => debounce(() => reload(true), 400), [reload]);
+  useLiveEvents(useCallback((message: LiveMessage) => {
+    if (isDeletion(message)) setDeleted((d) => new Set(d).add(message.invoiceId));
+    reloadQuietly();
+  }, [reloadQuietly]));
 
   async function more() {
     if (!cursor) return;
-    const page = await api<Page>(`/api/invoices${query({ ...filters, customerId, limit: 25, cursor })}`);
+    const page = await load(cursor);
     setPages((p) => [...p, page.items]);
     setCursor(page.nextCursor ?? null);
   }
 
-  const search = useRef(filters.q);
-  const searchLater = useMemo(() => debounce(() => set("q", search.current), 300), [params]);
-  const rows = [...(first.data?.items ?? []), ...pages.flat()];
+  // The search box types freely; the URL, and with it the list, follows after a pause.
+  const [search, setSearch] = useState(filters.q);
+  useEffect(() => {
+    if (search === filters.q) return;
+    const timer = window.setTimeout(() => set("q", search), 300);
+    return () => window.clearTimeout(timer);
+  }, [search, filters.q, set]);
+  const rows = [...(first.data?.items ?? []), ...pages.flat()].filter((inv) => !deleted.has(inv.id));
   const toggleStatus = (s: string) => {
     const current = filters.status ? filters.status.split(",") : [];
     set("status", (current.includes(s) ? current.filter((x) => x !== s) : [...current, s]).join(","));
@@ -81,10 +97,10 @@ export function InvoiceList({ customerId }: { customerId?: string }) {
         </div>
       )}
       <div className="filters">
-        <input type="search" aria-label="Search invoices" placeholder="Search number, client, lines…" defaultValue={filters.q}
-          onChange={(e) => { search.current = e.target.value; searchLater(); }} />
+        <input type="search" aria-label="Search invoices" placeholder="Search number, client, lines…" value={search}
+          onChange={(e) => setSearch(e.target.value)} />
         <div className="chips" role="group" aria-label="Status">
-          {STATUSES.map((s) => (
+          {invoiceStatusValues.map((s) => (
             <button key={s} className={filters.status.split(",").includes(s) ? "chip on" : "chip"} aria-pressed={filters.status.split(",").includes(s)} onClick={() => toggleStatus(s)}>
               {s.replace("_", " ")}
             </button>
@@ -125,9 +141,9 @@ export function InvoiceList({ customerId }: { customerId?: string }) {
                   <td data-label="Status"><StatusBadge status={inv.status} /></td>
                   <td data-label="Issued">{formatDate(inv.issueDate)}</td>
                   <td data-label="Due">{formatDate(inv.dueDate)}</td>
-                  <td data-label="Total" className="num">{formatMoney(inv.total, inv.currency)}</td>
+                  <td data-label="Total" className="num">{money.format(inv.total, inv.currency)}</td>
                   <td data-label="Created">{formatDate(inv.createdAt)}</td>
-                  <td data-label="Due now" className="num">{formatMoney(inv.amountDue, inv.currency)}</td>
+                  <td data-label="Due now" className="num">{money.format(inv.amountDue, inv.currency)}</td>
                 </tr>
               ))}
             </tbody>

@@ -30,7 +30,10 @@ function mulDivRound(a: bigint, b: bigint, d: bigint): bigint {
   return (a * b * 2n + d) / (2n * d);
 }
 
-/** Totals for the lines, or null while a field does not parse. `exp` is the currency's exponent. */
+/**
+ * Totals for the lines, or null while a field does not parse. `exp` is the currency's exponent,
+ * from the server's currency table (the browser's Intl gets some wrong).
+ */
 export function computeTotals(lines: LineDraft[], discountPercent: string, taxPercent: string, exp: number): Totals | null {
   const discount = parseScaled(discountPercent || "0", 4);
   const tax = parseScaled(taxPercent || "0", 4);

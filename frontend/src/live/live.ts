@@ -2,12 +2,42 @@
 // subscriber; it reconnects with a fresh token and backoff after a drop, and tells subscribers
 // to reload everything then (changes may have been missed).
 import { useEffect, useState } from "react";
-import { currentAccessToken, refreshSession } from "../api/client";
+import { currentAccessToken, refreshSession, type Schemas } from "../api/client";
+import { isRecord, oneOf } from "../api/json";
+import { invoiceStatusValues } from "../api/schema";
 
-export type LiveEvent = { type: "invoice_changed"; invoiceId: string; status?: string | null; what: string } | { type: "resync" };
+export type LiveMessage = Schemas["LiveMessage"];
 export type LiveStatus = "connecting" | "live" | "reconnecting" | "off";
 
-type Listener = (event: LiveEvent) => void;
+/** `what` of the message announcing that a draft was deleted (its status is then null). */
+export const DELETED = "delete";
+
+/** Whether `message` says that an invoice (a draft: nothing else can be deleted) is gone. */
+export function isDeletion(message: LiveMessage): message is Extract<LiveMessage, { type: "invoice_changed" }> {
+  return message.type === "invoice_changed" && message.what === DELETED;
+}
+
+/** A message of ours from the socket's text, or null for anything else. */
+export function parseLiveMessage(text: string): LiveMessage | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isRecord(value)) return null;
+  if (value.type === "resync") return { type: "resync" };
+  if (value.type !== "invoice_changed" || typeof value.invoiceId !== "string" || typeof value.what !== "string") return null;
+  return {
+    type: "invoice_changed",
+    invoiceId: value.invoiceId,
+    what: value.what,
+    status: oneOf(invoiceStatusValues, value.status) ?? null,
+    at: typeof value.at === "string" ? value.at : null,
+  };
+}
+
+type Listener = (message: LiveMessage) => void;
 const listeners = new Set<Listener>();
 const statusListeners = new Set<(s: LiveStatus) => void>();
 let socket: WebSocket | null = null;
@@ -21,8 +51,8 @@ function setStatus(next: LiveStatus) {
   statusListeners.forEach((l) => l(next));
 }
 
-function emit(event: LiveEvent) {
-  listeners.forEach((l) => l(event));
+function emit(message: LiveMessage) {
+  listeners.forEach((l) => l(message));
 }
 
 async function open() {
@@ -41,12 +71,10 @@ async function open() {
     attempt = 0;
     setStatus("live");
   };
-  ws.onmessage = (message) => {
-    try {
-      emit(JSON.parse(String(message.data)) as LiveEvent);
-    } catch {
-      // ignore what is not ours
-    }
+  ws.onmessage = (event) => {
+    // what is not ours is ignored
+    const message = parseLiveMessage(String(event.data));
+    if (message) emit(message);
   };
   ws.onclose = () => {
     if (socket !== ws) return;
@@ -77,12 +105,12 @@ export function disconnectLive() {
   setStatus("off");
 }
 
-/** Calls `onEvent` for every live event while the component is mounted. */
-export function useLiveEvents(onEvent: Listener) {
+/** Calls `onMessage` for every live message while the component is mounted. */
+export function useLiveEvents(onMessage: Listener) {
   useEffect(() => {
-    listeners.add(onEvent);
-    return () => void listeners.delete(onEvent);
-  }, [onEvent]);
+    listeners.add(onMessage);
+    return () => void listeners.delete(onMessage);
+  }, [onMessage]);
 }
 
 export function useLiveStatus(): LiveStatus {

@@ -1,18 +1,18 @@
 // Ops: invoices needing attention and failed runs, with the reason; retry one or all.
 import { useState } from "react";
 import { Link } from "react-router-dom";
-import { ApiError, api, type Schemas } from "../api/client";
+import { ApiError, client, unwrap, type Schemas } from "../api/client";
 import { Empty, ErrorBox, Loading } from "../components/ui";
 import { formatDateTime } from "../money";
 import { useAsync } from "../useAsync";
 
 export function Ops() {
-  const runs = useAsync(() => api<Schemas["TroubledRuns"]>("/api/ops/workflows"), []);
+  const runs = useAsync(() => unwrap(client.GET("/api/ops/workflows")), []);
   const [message, setMessage] = useState<string>();
-  async function retry(body: unknown) {
+  async function retry(body: Schemas["RetryRequest"]) {
     setMessage(undefined);
     try {
-      const outcome = await api<Schemas["RetryOutcome"]>("/api/ops/retry", { method: "POST", body });
+      const outcome = await unwrap(client.POST("/api/ops/retry", { body }));
       setMessage(`Retried ${outcome.retried}; skipped ${outcome.skipped.length}.`);
       runs.reload(true);
     } catch (err) {

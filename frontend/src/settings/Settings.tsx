@@ -1,19 +1,23 @@
 // Organisation settings: name and currency, the reminder schedule, seller details printed on
 // invoices, payment instructions, members and roles, API keys. Admins edit; others read.
 import { useState, type FormEvent } from "react";
-import { ApiError, api, type Schemas } from "../api/client";
+import { ApiError, client, unwrap, type Schemas } from "../api/client";
+import { oneOf } from "../api/json";
+import { roleValues } from "../api/schema";
 import { can, useAuth } from "../auth/AuthContext";
 import { ErrorBox, Field, Loading } from "../components/ui";
 import { formatDateTime } from "../money";
 import { useAsync } from "../useAsync";
 
 type Org = Schemas["Organization"];
-const ROLES = ["viewer", "accountant", "admin", "owner"] as const;
+type Role = Schemas["Role"];
+/** An API key acts for the organisation, never as its owner. */
+const KEY_ROLES = roleValues.filter((r) => r !== "owner");
 
 export function Settings() {
   const { me } = useAuth();
   const admin = can(me?.role, "admin");
-  const org = useAsync(() => api<Org>("/api/org"), []);
+  const org = useAsync(() => unwrap(client.GET("/api/org")), []);
   if (org.error) return <ErrorBox error={org.error} />;
   if (!org.data) return <Loading />;
   return (
@@ -43,13 +47,12 @@ function OrgForm({ org, editable, onSaved }: { org: Org; editable: boolean; onSa
     setSaved(false);
     const reminderOffsets = offsets.split(",").map((s) => s.trim()).filter(Boolean).map(Number);
     try {
-      await api("/api/org", {
-        method: "PATCH",
+      await unwrap(client.PATCH("/api/org", {
         body: {
           name, defaultCurrency: currency, reminderOffsets, paymentInstructions: instructions || null,
           sellerDetails: { legalName: legalName || null, addressLines: address.split("\n").map((l) => l.trim()).filter(Boolean), email: sellerEmail || null, taxId: taxId || null },
         },
-      });
+      }));
       setSaved(true);
       onSaved();
     } catch (err) {
@@ -81,9 +84,9 @@ function OrgForm({ org, editable, onSaved }: { org: Org; editable: boolean; onSa
 }
 
 function Members({ admin }: { admin: boolean }) {
-  const members = useAsync(() => api<Schemas["Member"][]>("/api/org/members"), []);
+  const members = useAsync(() => unwrap(client.GET("/api/org/members")), []);
   const [email, setEmail] = useState("");
-  const [role, setRole] = useState<(typeof ROLES)[number]>("viewer");
+  const [role, setRole] = useState<Role>("viewer");
   const [error, setError] = useState<string>();
   const list = members.data ?? [];
   async function run(fn: () => Promise<unknown>) {
@@ -107,22 +110,25 @@ function Members({ admin }: { admin: boolean }) {
               <td>{m.email}</td>
               <td>
                 {admin ? (
-                  <select aria-label={`Role of ${m.email}`} value={m.role} onChange={(e) => run(() => api(`/api/org/members/${m.userId}`, { method: "PATCH", body: { role: e.target.value } }))}>
-                    {ROLES.map((r) => <option key={r}>{r}</option>)}
+                  <select aria-label={`Role of ${m.email}`} value={m.role} onChange={(e) => {
+                    const role = oneOf(roleValues, e.target.value);
+                    if (role) void run(() => unwrap(client.PATCH("/api/org/members/{userId}", { params: { path: { userId: m.userId } }, body: { role } })));
+                  }}>
+                    {roleValues.map((r) => <option key={r}>{r}</option>)}
                   </select>
                 ) : m.role}
               </td>
               <td>{formatDateTime(m.joinedAt)}</td>
-              <td>{admin && <button className="link" onClick={() => run(() => api(`/api/org/members/${m.userId}`, { method: "DELETE" }))}>Remove</button>}</td>
+              <td>{admin && <button className="link" onClick={() => run(() => unwrap(client.DELETE("/api/org/members/{userId}", { params: { path: { userId: m.userId } } })))}>Remove</button>}</td>
             </tr>
           ))}
         </tbody>
       </table>
       {admin && (
-        <form className="row" onSubmit={(e) => { e.preventDefault(); void run(() => api("/api/org/members", { method: "POST", body: { email, role } })); }}>
+        <form className="row" onSubmit={(e) => { e.preventDefault(); void run(() => unwrap(client.POST("/api/org/members", { body: { email, role } }))); }}>
           <Field label="Add an existing user by email"><input type="email" value={email} onChange={(e) => setEmail(e.target.value)} /></Field>
           <Field label="Role">
-            <select value={role} onChange={(e) => setRole(e.target.value as (typeof ROLES)[number])}>{ROLES.map((r) => <option key={r}>{r}</option>)}</select>
+            <select value={role} onChange={(e) => setRole(oneOf(roleValues, e.target.value) ?? role)}>{roleValues.map((r) => <option key={r}>{r}</option>)}</select>
           </Field>
           <button type="submit">Add member</button>
         </form>
@@ -132,9 +138,9 @@ function Members({ admin }: { admin: boolean }) {
 }
 
 function ApiKeys() {
-  const keys = useAsync(() => api<Schemas["ApiKey"][]>("/api/org/api-keys"), []);
+  const keys = useAsync(() => unwrap(client.GET("/api/org/api-keys")), []);
   const [name, setName] = useState("");
-  const [role, setRole] = useState<(typeof ROLES)[number]>("accountant");
+  const [role, setRole] = useState<Role>("accountant");
   const [secret, setSecret] = useState<string>();
   const [error, setError] = useState<string>();
   const list = keys.data ?? [];
@@ -142,7 +148,7 @@ function ApiKeys() {
     e.preventDefault();
     setError(undefined);
     try {
-      const created = await api<Schemas["CreatedApiKey"]>("/api/org/api-keys", { method: "POST", body: { name, role } });
+      const created = await unwrap(client.POST("/api/org/api-keys", { body: { name, role } }));
       setSecret(created.key);
       setName("");
       keys.reload(true);
@@ -161,14 +167,14 @@ function ApiKeys() {
           {list.map((k) => (
             <tr key={k.id}>
               <td>{k.name}</td><td><code>{k.prefix}</code></td><td>{k.role}</td><td>{formatDateTime(k.lastUsedAt)}</td>
-              <td><button className="link" onClick={async () => { await api(`/api/org/api-keys/${k.id}`, { method: "DELETE" }); keys.reload(true); }}>Revoke</button></td>
+              <td><button className="link" onClick={async () => { await unwrap(client.DELETE("/api/org/api-keys/{id}", { params: { path: { id: k.id } } })); keys.reload(true); }}>Revoke</button></td>
             </tr>
           ))}
         </tbody>
       </table>
       <form className="row" onSubmit={create}>
         <Field label="Key name"><input value={name} onChange={(e) => setName(e.target.value)} required /></Field>
-        <Field label="Role"><select value={role} onChange={(e) => setRole(e.target.value as (typeof ROLES)[number])}>{ROLES.slice(0, 3).map((r) => <option key={r}>{r}</option>)}</select></Field>
+        <Field label="Role"><select value={role} onChange={(e) => setRole(oneOf(KEY_ROLES, e.target.value) ?? role)}>{KEY_ROLES.map((r) => <option key={r}>{r}</option>)}</select></Field>
         <button type="submit">Create key</button>
       </form>
     </section>

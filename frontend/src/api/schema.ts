@@ -354,7 +354,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Retry one troubled invoice, or all matching a filter. */
-        post: operations["retry"];
+        post: operations["retry_runs"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1283,7 +1283,8 @@ export interface components {
             actor: string;
             /** Format: date-time */
             at: string;
-            data: Record<string, never>;
+            /** @description The event's fields (camelCase), by `kind`. */
+            data: unknown;
             /** Format: int64 */
             id: number;
             kind: components["schemas"]["TimelineKind"];
@@ -2889,7 +2890,7 @@ export interface operations {
             };
         };
     };
-    retry: {
+    retry_runs: {
         parameters: {
             query?: never;
             header?: never;
@@ -3713,3 +3714,24 @@ export interface operations {
         };
     };
 }
+type FlattenedDeepRequired<T> = {
+    [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
+};
+type ReadonlyArray<T> = [
+    Exclude<T, undefined>
+] extends [
+    unknown[]
+] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const invoiceStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvoiceStatus"]> = ["draft", "open", "sent", "overdue", "partially_paid", "paid", "void", "needs_attention", "refunded"];
+export const liveMessageOneOf0TypeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["LiveMessage"], {
+    type: unknown;
+}>["type"]> = ["invoice_changed"];
+export const liveMessageOneOf1TypeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["LiveMessage"], {
+    type: unknown;
+}>["type"]> = ["resync"];
+export const nextActionKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NextActionKind"]> = ["reminder", "mark_overdue"];
+export const paymentMethodValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PaymentMethod"]> = ["card", "bank_transfer", "wallet", "cash", "check", "manual", "other"];
+export const paymentProviderValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PaymentProvider"]> = ["stripe", "local"];
+export const problemValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Problem"]> = ["needs_attention", "failed", "timed_out", "terminated"];
+export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["viewer", "accountant", "admin", "owner"];
+export const timelineKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TimelineKind"]> = ["created", "draft_updated", "edit_failed", "finalize_requested", "finalized", "pdf_rendered", "email_sent", "email_failed", "reminder_sent", "reminder_failed", "receipt_sent", "receipt_failed", "failed", "retry_requested", "status_changed", "voided", "payment_recorded", "refund_recorded", "payment_failed", "checkout_started", "checkout_failed", "viewed"];
