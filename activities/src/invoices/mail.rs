@@ -1,6 +1,10 @@
 //! The invoice emails (invoice, reminder, receipt): what they say, and sending each at most once
-//! per idempotency key, remembered in `email_sends`.
+//! per idempotency key, remembered in `email_sends`. The words are askama templates in
+//! `activities/templates/emails/`: the subject and the text part are `.txt` templates, which
+//! write values as they are; the HTML part is an `.html` template, which escapes every value.
 
+use askama::Template;
+use chrono::NaiveDate;
 use invoice_domain::{Currency, EmailKind, format_amount};
 use invoice_workflows::invoice::activities::{SendEmailInput, SentEmail};
 use sqlx::PgPool;
@@ -73,42 +77,24 @@ pub async fn send(
         inv.currency.parse().map_err(|_| RecordError::Permanent("unknown currency".into()))?;
     let (total, due) =
         (format_amount(inv.total, currency), format_amount(inv.amount_due, currency));
-    let due_date = inv.due_date.format("%-d %B %Y").to_string();
-    let pay_online = inv
-        .public_token
-        .as_deref()
-        .map(|token| format!("\n\nView and pay it online: {}", hosted_url(token)))
-        .unwrap_or_default();
-    let (subject, text) = match req.kind {
-        EmailKind::Invoice => (
-            format!("Invoice {number} from {} ({total})", inv.org_name),
-            format!(
-                "Hello {},\n\nplease find attached invoice {number} for {total}, due on {due_date}.{pay_online}\n\nThank you,\n{}\n",
-                inv.client_name, inv.org_name
-            ),
-        ),
-        EmailKind::Reminder => {
-            let when = match req.offset_days {
-                Some(d) if d < 0 => format!("is due on {due_date}"),
-                Some(0) => "is due today".to_owned(),
-                _ => format!("was due on {due_date}"),
-            };
-            (
-                format!("Reminder: invoice {number} {when}"),
-                format!(
-                    "Hello {},\n\na friendly reminder that invoice {number} {when}; {due} is still open.{pay_online}\n\nIf you have paid already, please ignore this message.\n\n{}\n",
-                    inv.client_name, inv.org_name
-                ),
-            )
-        }
-        EmailKind::Receipt => (
-            format!("Receipt for invoice {number}"),
-            format!(
-                "Hello {},\n\nthank you: invoice {number} ({total}) is paid in full.\n\n{}\n",
-                inv.client_name, inv.org_name
-            ),
-        ),
+    let kind = match req.kind {
+        EmailKind::Invoice => Kind::Invoice,
+        EmailKind::Reminder => Kind::Reminder { deadline: deadline(req.offset_days, inv.due_date) },
+        EmailKind::Receipt => Kind::Receipt,
     };
+    let mail = Mail {
+        kind,
+        client_name: &inv.client_name,
+        org_name: &inv.org_name,
+        number: &number,
+        total,
+        due,
+        due_date: long_date(inv.due_date),
+        pay_url: inv.public_token.as_deref().map(hosted_url),
+    };
+    let (subject, text, html) = mail.render().map_err(|e| {
+        RecordError::Permanent(format!("the {} email could not be written: {e}", req.kind.as_str()))
+    })?;
     let mut attachments = Vec::new();
     if req.kind == EmailKind::Invoice {
         let key = inv.pdf_key.clone().ok_or_else(|| SendError::Pdf("not rendered yet".into()))?;
@@ -120,15 +106,9 @@ pub async fn send(
             content,
         });
     }
-    let mut html =
-        format!("<p>{}</p>", html_escape(&text).replace("\n\n", "</p><p>").replace('\n', "<br>"));
-    if let Some(token) = inv.public_token.as_deref() {
-        let url = html_escape(&hosted_url(token));
-        html = html.replace(&url, &format!("<a href=\"{url}\">{url}</a>"));
-    }
     let message = Message {
         from: None,
-        to: vec![recipient.clone()],
+        to: vec![recipient],
         reply_to: None,
         subject,
         text_body: text,
@@ -136,6 +116,18 @@ pub async fn send(
         attachments,
         idempotency_key: req.idempotency_key.clone(),
     };
+    send_once(db, mailer, req, message).await
+}
+
+/// Hands the message to the provider unless another attempt with its key got there first.
+async fn send_once(
+    db: &PgPool,
+    mailer: &Mailer,
+    req: &SendEmailInput,
+    message: Message,
+) -> Result<SentEmail, SendError> {
+    let (org_id, invoice_id) = (req.org_id.uuid(), req.invoice_id.uuid());
+    let recipient = message.to.join(", ");
     let kind = req.kind.as_str();
     // Claim the key first, committed, so that a worker dying during the provider call leaves a
     // trace; a concurrent or later attempt that loses the claim reads what the winner recorded.
@@ -204,6 +196,222 @@ async fn previous_send(db: &PgPool, key: &str) -> Result<Option<SentEmail>, Send
     }
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// What an email says about its invoice, as plain text; the templates pick the words per kind.
+struct Mail<'a> {
+    kind: Kind,
+    client_name: &'a str,
+    org_name: &'a str,
+    number: &'a str,
+    total: String,
+    /// The amount still due.
+    due: String,
+    due_date: String,
+    /// The hosted page, where the client views and pays the invoice.
+    pay_url: Option<String>,
+}
+
+enum Kind {
+    Invoice,
+    Reminder {
+        /// "is due on 1 May 2026", "is due today" or "was due on 1 May 2026".
+        deadline: String,
+    },
+    Receipt,
+}
+
+#[derive(Template)]
+#[template(path = "emails/subject.txt")]
+struct Subject<'a> {
+    mail: &'a Mail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/body.txt")]
+struct TextBody<'a> {
+    mail: &'a Mail<'a>,
+}
+
+/// The text part's paragraphs and lines as HTML, with the hosted page's link clickable.
+#[derive(Template)]
+#[template(path = "emails/body.html")]
+struct HtmlBody<'a> {
+    mail: &'a Mail<'a>,
+}
+
+impl Mail<'_> {
+    /// The subject, the text part and the HTML part.
+    fn render(&self) -> askama::Result<(String, String, String)> {
+        Ok((
+            Subject { mail: self }.render()?,
+            TextBody { mail: self }.render()?,
+            HtmlBody { mail: self }.render()?,
+        ))
+    }
+}
+
+fn long_date(date: NaiveDate) -> String {
+    date.format("%-d %B %Y").to_string()
+}
+
+/// When a reminder's invoice is due, from the reminder's offset to the due date (days after it;
+/// negative before it).
+fn deadline(offset_days: Option<i32>, due_date: NaiveDate) -> String {
+    match offset_days {
+        Some(d) if d < 0 => format!("is due on {}", long_date(due_date)),
+        Some(0) => "is due today".to_owned(),
+        _ => format!("was due on {}", long_date(due_date)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Typed by someone else: markup, both quotes and an ampersand.
+    const TYPED: &str = "<script>alert(\"x\")</script> & 'y'";
+    const ESCAPED: &str = "&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#39;y&#39;";
+
+    fn due_date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 5, 1).unwrap()
+    }
+
+    /// The names people typed, owned here and lent to the `Mail`.
+    struct Names {
+        client: String,
+        org: String,
+        number: String,
+    }
+
+    impl Names {
+        fn with(text: &str) -> Self {
+            Names {
+                client: format!("Globex {text}"),
+                org: format!("Seller {text}"),
+                number: format!("INV-{text}-7"),
+            }
+        }
+
+        fn mail(&self, kind: Kind, pay_url: Option<&str>) -> Mail<'_> {
+            Mail {
+                kind,
+                client_name: &self.client,
+                org_name: &self.org,
+                number: &self.number,
+                total: "€1,130.50".into(),
+                due: "€930.50".into(),
+                due_date: long_date(due_date()),
+                pay_url: pay_url.map(str::to_owned),
+            }
+        }
+    }
+
+    fn kinds() -> [Kind; 3] {
+        let deadline = deadline(Some(3), due_date());
+        [Kind::Invoice, Kind::Reminder { deadline }, Kind::Receipt]
+    }
+
+    #[test]
+    fn the_emails_say_what_they_said() {
+        let names = Names::with("Ltd");
+        let url = Some("https://pay.seller.test/i/abc");
+
+        let (subject, text, html) = names.mail(Kind::Invoice, url).render().unwrap();
+        assert_eq!(subject, "Invoice INV-Ltd-7 from Seller Ltd (€1,130.50)");
+        assert_eq!(
+            text,
+            "Hello Globex Ltd,\n\nplease find attached invoice INV-Ltd-7 for €1,130.50, due on \
+             1 May 2026.\n\nView and pay it online: https://pay.seller.test/i/abc\n\nThank you,\n\
+             Seller Ltd\n"
+        );
+        assert_eq!(
+            html,
+            "<p>Hello Globex Ltd,</p>\n<p>please find attached invoice INV-Ltd-7 for €1,130.50, \
+             due on 1 May 2026.</p>\n<p>View and pay it online: <a \
+             href=\"https://pay.seller.test/i/abc\">https://pay.seller.test/i/abc</a></p>\n\
+             <p>Thank you,<br>Seller Ltd<br></p>"
+        );
+
+        let deadline = deadline(Some(-3), due_date());
+        let (subject, text, _) = names.mail(Kind::Reminder { deadline }, None).render().unwrap();
+        assert_eq!(subject, "Reminder: invoice INV-Ltd-7 is due on 1 May 2026");
+        assert_eq!(
+            text,
+            "Hello Globex Ltd,\n\na friendly reminder that invoice INV-Ltd-7 is due on 1 May 2026; \
+             €930.50 is still open.\n\nIf you have paid already, please ignore this message.\n\n\
+             Seller Ltd\n"
+        );
+
+        // A receipt has nothing to pay, so no link.
+        let (subject, text, html) = names.mail(Kind::Receipt, url).render().unwrap();
+        assert_eq!(subject, "Receipt for invoice INV-Ltd-7");
+        assert_eq!(
+            text,
+            "Hello Globex Ltd,\n\nthank you: invoice INV-Ltd-7 (€1,130.50) is paid in full.\n\n\
+             Seller Ltd\n"
+        );
+        assert!(!html.contains("<a "), "{html}");
+    }
+
+    #[test]
+    fn a_reminder_says_when_the_invoice_is_due() {
+        assert_eq!(deadline(Some(-3), due_date()), "is due on 1 May 2026");
+        assert_eq!(deadline(Some(0), due_date()), "is due today");
+        assert_eq!(deadline(Some(7), due_date()), "was due on 1 May 2026");
+        assert_eq!(deadline(None, due_date()), "was due on 1 May 2026");
+    }
+
+    #[test]
+    fn the_html_part_escapes_what_people_typed_and_the_text_part_keeps_it() {
+        let names = Names::with(TYPED);
+        // The hosted page's address never has these characters; the test gives it some anyway.
+        let url = "https://pay.seller.test/i/abc?a=\"1\"&b='2'";
+        let escaped_url = "https://pay.seller.test/i/abc?a=&#34;1&#34;&#38;b=&#39;2&#39;";
+        for kind in kinds() {
+            let links = !matches!(kind, Kind::Receipt);
+            let (subject, text, html) = names.mail(kind, Some(url)).render().unwrap();
+            assert!(subject.contains(&format!("INV-{TYPED}-7")), "{subject}");
+            for typed in [&names.client, &names.org, &names.number] {
+                assert!(text.contains(typed.as_str()), "{typed:?} missing from the text:\n{text}");
+            }
+            assert_eq!(text.contains(&format!("View and pay it online: {url}\n")), links, "{text}");
+            assert!(!html.contains("<script") && !html.contains(TYPED), "unescaped:\n{html}");
+            for escaped in [
+                format!("<p>Hello Globex {ESCAPED},</p>"),
+                format!("invoice INV-{ESCAPED}-7"),
+                format!("Seller {ESCAPED}<br></p>"),
+            ] {
+                assert!(html.contains(&escaped), "{escaped:?} missing from the HTML:\n{html}");
+            }
+            let link = format!("<a href=\"{escaped_url}\">{escaped_url}</a>");
+            assert_eq!(html.contains(&link), links, "{link:?} in the HTML:\n{html}");
+        }
+    }
+
+    /// The HTML part read back as text: paragraphs and line breaks as newlines, no tags, the
+    /// five characters askama escapes unescaped.
+    fn html_as_text(html: &str) -> String {
+        let mut text = html.replace('\n', "").replace("</p><p>", "\n\n").replace("<br>", "\n");
+        text = text.strip_prefix("<p>").and_then(|t| t.strip_suffix("</p>")).unwrap().to_owned();
+        while let Some(start) = text.find("<a href=\"") {
+            let end = start + text[start..].find("\">").unwrap() + 2;
+            text.replace_range(start..end, "");
+        }
+        text.replace("</a>", "")
+            .replace("&#60;", "<")
+            .replace("&#62;", ">")
+            .replace("&#34;", "\"")
+            .replace("&#39;", "'")
+            .replace("&#38;", "&")
+    }
+
+    #[test]
+    fn the_html_part_says_what_the_text_part_says() {
+        let names = Names::with(TYPED);
+        for url in [None, Some("https://pay.seller.test/i/abc")] {
+            for kind in kinds() {
+                let (_, text, html) = names.mail(kind, url).render().unwrap();
+                assert_eq!(html_as_text(&html), text, "the HTML part:\n{html}");
+            }
+        }
+    }
 }

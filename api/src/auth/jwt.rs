@@ -2,11 +2,19 @@
 //!
 //! Only HS256 is accepted, with a required expiry, issuer and audience, so `alg: none`, tokens
 //! signed with another algorithm or key, and tampered tokens all fail verification.
+//!
+//! jsonwebtoken's own crypto backends bring every algorithm (its RustCrypto one pulls in `rsa`,
+//! with an advisory that has no fix); the one we need is HMAC-SHA256, given to it here as its
+//! crypto provider, so no other algorithm is even compiled in.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use hmac::{Hmac, Mac};
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+use jsonwebtoken::errors::{ErrorKind, new_error};
+use jsonwebtoken::signature::{self, Signer, Verifier};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -55,8 +63,72 @@ impl std::fmt::Debug for JwtKeys {
 #[error("JWT_SECRET must be at least 32 bytes long")]
 pub struct WeakSecret;
 
+/// HMAC-SHA256 signing and verification, the one algorithm of our tokens.
+struct Hs256(Hmac<sha2::Sha256>);
+
+impl Hs256 {
+    fn new(key: &[u8]) -> jsonwebtoken::errors::Result<Self> {
+        Hmac::new_from_slice(key).map(Self).map_err(|_| new_error(ErrorKind::InvalidKeyFormat))
+    }
+}
+
+impl Signer<Vec<u8>> for Hs256 {
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, signature::Error> {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        Ok(mac.finalize().into_bytes().to_vec())
+    }
+}
+
+impl JwtSigner for Hs256 {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::HS256
+    }
+}
+
+impl Verifier<Vec<u8>> for Hs256 {
+    fn verify(&self, message: &[u8], tag: &Vec<u8>) -> Result<(), signature::Error> {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        // Compared in constant time.
+        mac.verify_slice(tag).map_err(|_| signature::Error::new())
+    }
+}
+
+impl JwtVerifier for Hs256 {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::HS256
+    }
+}
+
+/// Anything but HS256 with an HMAC key is refused, never signed or verified.
+fn only_hs256(algorithm: &Algorithm, family: AlgorithmFamily) -> jsonwebtoken::errors::Result<()> {
+    match (algorithm, family) {
+        (Algorithm::HS256, AlgorithmFamily::Hmac) => Ok(()),
+        _ => Err(new_error(ErrorKind::InvalidAlgorithm)),
+    }
+}
+
+static HS256_ONLY: CryptoProvider = CryptoProvider {
+    signer_factory: |algorithm, key| {
+        only_hs256(algorithm, key.family())?;
+        Ok(Box::new(Hs256::new(key.as_bytes())?))
+    },
+    verifier_factory: |algorithm, key| {
+        only_hs256(algorithm, key.family())?;
+        Ok(Box::new(Hs256::new(key.try_get_as_bytes()?)?))
+    },
+    key_utils: KeyUtils::new_unimplemented(),
+};
+
+/// Makes HS256 jsonwebtoken's crypto for this process (once; later calls change nothing).
+pub fn install_crypto() {
+    let _ = HS256_ONLY.install_default();
+}
+
 impl JwtKeys {
     pub fn new(secret: &SecretString, ttl: Duration) -> Result<Self, WeakSecret> {
+        install_crypto();
         let bytes = secret.expose_secret().as_bytes();
         if bytes.len() < 32 {
             return Err(WeakSecret);
@@ -125,6 +197,26 @@ mod tests {
         let b = keys("fedcba9876543210fedcba9876543210");
         let token = a.issue(Uuid::new_v4(), Uuid::new_v4()).unwrap();
         assert!(matches!(b.verify(&token), Err(JwtError::Invalid(_))));
+    }
+
+    #[test]
+    fn other_algorithms_are_neither_signed_nor_verified() {
+        let k = keys("0123456789abcdef0123456789abcdef");
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let claims = k.verify(&k.issue(Uuid::new_v4(), Uuid::new_v4()).unwrap()).unwrap();
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        );
+        assert!(hs512.is_err(), "HS512 was signed");
+        // An HS256 token relabelled HS512 does not verify either.
+        let token = k.issue(Uuid::new_v4(), Uuid::new_v4()).unwrap();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        parts[0] = b64.encode(br#"{"alg":"HS512","typ":"JWT"}"#);
+        assert!(matches!(k.verify(&parts.join(".")), Err(JwtError::Invalid(_))));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -98,7 +99,7 @@ pub(super) struct HostedPayment {
 
 impl HostedInvoice {
     /// Whether the Pay button shows.
-    pub fn payable(&self) -> bool {
+    pub(super) fn payable(&self) -> bool {
         self.amount_due > 0 && !matches!(self.status.as_str(), "void" | "draft" | "refunded")
     }
 }
@@ -172,7 +173,14 @@ pub(super) async fn load(state: &AppState, token: &str) -> ApiResult<Option<Host
 
 /// An HTML page with the headers every public page carries: never cached, never indexed, and
 /// no Referer (the token is in the URL) to the payment provider or anywhere else.
-pub(super) fn html(status: StatusCode, body: String) -> Response {
+pub(super) fn html(status: StatusCode, page: impl Template) -> Response {
+    let body = match page.render() {
+        Ok(body) => body,
+        Err(e) => {
+            return ApiError::from(anyhow::Error::new(e).context("rendering a page"))
+                .into_response();
+        }
+    };
     (
         status,
         [

@@ -1,7 +1,10 @@
 //! The HTML of the public pages: the hosted invoice, the local test checkout, and the 404.
-//! Server-rendered, no scripts, one inline stylesheet; readable from a phone up. Every value
-//! from the database is escaped.
+//! Server-rendered, no scripts, one inline stylesheet; readable from a phone up. The markup is
+//! in `api/templates/` (askama, checked at compile time), which HTML-escapes every value; this
+//! module hands the templates plain text: labels, formatted amounts and dates, party blocks.
 
+use askama::Template;
+use chrono::NaiveDate;
 use invoice_domain::{Currency, format_amount};
 use serde_json::Value;
 
@@ -15,12 +18,12 @@ pub(super) struct Notice {
 }
 
 impl Notice {
-    pub fn error(text: String) -> Self {
+    pub(super) fn error(text: String) -> Self {
         Notice { kind: "error", text }
     }
 
     /// What the payer is told when they come back from the checkout.
-    pub fn from_return(checkout: &str, invoice: &HostedInvoice) -> Option<Notice> {
+    pub(super) fn from_return(checkout: &str, invoice: &HostedInvoice) -> Option<Notice> {
         let (kind, text) = match checkout {
             "success" if invoice.status == "paid" => ("ok", "Thank you: this invoice is paid.".to_owned()),
             "success" => (
@@ -36,59 +39,19 @@ impl Notice {
     }
 }
 
-pub(super) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-const STYLE: &str = r#"
-*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;background:#f4f6f8}
-main{max-width:760px;margin:0 auto;padding:16px}.card{background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.08);padding:20px;margin-bottom:16px}
-h1{font-size:1.4rem;margin:0 0 4px}h2{font-size:1rem;margin:0 0 8px;color:#52606d;text-transform:uppercase;letter-spacing:.04em}
-.muted{color:#616e7c}.row{display:flex;flex-wrap:wrap;gap:16px;justify-content:space-between}.row>div{min-width:200px;flex:1}
-.status{display:inline-block;padding:2px 10px;border-radius:999px;font-size:.85rem;font-weight:600;background:#e4e7eb}
-.status.paid{background:#d1fae5;color:#065f46}.status.overdue,.status.needs_attention{background:#fee2e2;color:#991b1b}.status.partially_paid{background:#fef3c7;color:#92400e}
-table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:8px 4px;border-bottom:1px solid #e4e7eb;vertical-align:top}th{font-size:.8rem;color:#616e7c;font-weight:600}
-td.num,th.num{text-align:right;white-space:nowrap}.totals td{border:0;padding:4px}.totals .due td{font-weight:700;font-size:1.15rem;border-top:2px solid #1f2933}
-.amount-due{font-size:2rem;font-weight:700;margin:4px 0}.pay{display:block;width:100%;padding:14px;border:0;border-radius:8px;background:#2563eb;color:#fff;font-size:1.1rem;font-weight:600;cursor:pointer}
-.pay:hover,.pay:focus{background:#1d4ed8}.pay.fail{background:#b91c1c}.actions a{color:#2563eb}
-.notice{padding:12px 16px;border-radius:8px;margin-bottom:16px}.notice.ok{background:#d1fae5}.notice.info{background:#e0f2fe}.notice.error{background:#fee2e2;color:#7f1d1d}
-.test-mode{background:#fde047;color:#422006;font-weight:800;text-align:center;padding:10px;letter-spacing:.1em}
-@media (max-width:520px){main{padding:8px}.card{padding:14px}.hide-narrow{display:none}}
-"#;
-
-fn document(title: &str, banner: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex,nofollow\"><title>{}</title><style>{STYLE}</style></head><body>{banner}<main>{body}</main></body></html>",
-        escape(title)
-    )
-}
-
 /// A page that only says something (404s, a PDF not ready yet).
-pub(super) fn message(title: &str, text: &str) -> String {
-    document(
-        title,
-        "",
-        &format!(
-            "<div class=\"card\"><h1>{}</h1><p class=\"muted\">{}</p></div>",
-            escape(title),
-            escape(text)
-        ),
-    )
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(super) struct MessagePage<'a> {
+    title: &'a str,
+    text: &'a str,
 }
 
-pub(super) fn not_found() -> String {
+pub(super) fn message<'a>(title: &'a str, text: &'a str) -> MessagePage<'a> {
+    MessagePage { title, text }
+}
+
+pub(super) fn not_found() -> MessagePage<'static> {
     message(
         "Invoice not found",
         "This invoice link is not valid, or the invoice was cancelled. Please contact the sender.",
@@ -100,6 +63,10 @@ fn money(minor: i64, currency: &str) -> String {
         Ok(c) => format_amount(minor, c),
         Err(_) => format!("{minor} {currency}"),
     }
+}
+
+fn long_date(date: NaiveDate) -> String {
+    date.format("%-d %B %Y").to_string()
 }
 
 fn status_label(status: &str) -> &str {
@@ -130,187 +97,409 @@ fn method_label(method: &str) -> String {
     }
 }
 
-/// Lines of a party block from a JSON object with `legalName`/`name`, `addressLines` or an
-/// `address` object, `email`, `taxId`.
-fn party(name: &str, details: Option<&Value>, email: Option<&str>) -> String {
-    let mut lines = vec![format!("<strong>{}</strong>", escape(name))];
+/// A party block: the name, then one line each for the address, tax ID and email.
+struct Party<'a> {
+    name: &'a str,
+    address: Vec<&'a str>,
+    tax_id: Option<&'a str>,
+    email: Option<&'a str>,
+}
+
+/// A party from a JSON object with `addressLines` or an `address` object, and `taxId`.
+fn party<'a>(name: &'a str, details: Option<&'a Value>, email: Option<&'a str>) -> Party<'a> {
+    let mut address = Vec::new();
+    let mut tax_id = None;
     if let Some(d) = details {
-        if let Some(address) = d["addressLines"].as_array() {
-            lines.extend(address.iter().filter_map(Value::as_str).map(escape));
+        if let Some(lines) = d["addressLines"].as_array() {
+            address.extend(lines.iter().filter_map(Value::as_str));
         }
-        if let Some(address) = d["address"].as_object() {
+        if let Some(parts) = d["address"].as_object() {
             for key in ["line1", "line2", "postalCode", "city", "region", "country"] {
-                if let Some(v) = address.get(key).and_then(Value::as_str).filter(|v| !v.is_empty())
-                {
-                    lines.push(escape(v));
+                if let Some(v) = parts.get(key).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+                    address.push(v);
                 }
             }
         }
-        if let Some(tax) = d["taxId"].as_str() {
-            lines.push(format!("Tax ID {}", escape(tax)));
-        }
+        tax_id = d["taxId"].as_str();
     }
-    if let Some(email) = email {
-        lines.push(escape(email));
-    }
-    lines.join("<br>")
+    Party { name, address, tax_id, email }
+}
+
+/// What the top card says about paying.
+enum Standing {
+    Paid {
+        amount: String,
+        on: Option<String>,
+    },
+    Due {
+        amount: String,
+        on: String,
+        test_mode: bool,
+    },
+    Refunded,
+    /// Void, or nothing due for another reason: no payment block.
+    Closed,
+}
+
+struct Line<'a> {
+    description: &'a str,
+    quantity: &'a str,
+    unit_price: String,
+    amount: String,
+}
+
+/// The totals table; discount, tax and paid show only when there are any.
+struct Totals {
+    subtotal: String,
+    discount: Option<String>,
+    tax: Option<String>,
+    total: String,
+    paid: Option<String>,
+    due: String,
+}
+
+/// A payment made, or a refund (a negative amount).
+struct Payment {
+    on: String,
+    what: String,
+    amount: String,
 }
 
 /// The hosted invoice page.
-pub(super) fn invoice(
-    inv: &HostedInvoice,
-    token: &str,
+#[derive(Template)]
+#[template(path = "invoice.html")]
+pub(super) struct InvoicePage<'a> {
+    notice: Option<Notice>,
+    token: &'a str,
+    number: &'a str,
+    seller_name: &'a str,
+    /// The status as stored (the CSS class) and in words.
+    status: &'a str,
+    status_label: &'a str,
+    standing: Standing,
+    seller: Party<'a>,
+    client: Party<'a>,
+    issued: String,
+    due: String,
+    lines: Vec<Line<'a>>,
+    totals: Totals,
+    payments: Vec<Payment>,
+    notes: Option<&'a str>,
+    /// Other ways to pay (bank details), line by line; shown only while something is due.
+    instructions: Option<Vec<&'a str>>,
+    has_pdf: bool,
+}
+
+pub(super) fn invoice<'a>(
+    inv: &'a HostedInvoice,
+    token: &'a str,
     notice: Option<Notice>,
     test_mode: bool,
-) -> String {
+) -> InvoicePage<'a> {
     let cur = inv.currency.as_str();
     let seller_name =
         inv.seller_details.as_ref().and_then(|d| d["legalName"].as_str()).unwrap_or(&inv.org_name);
     let seller_email = inv.seller_details.as_ref().and_then(|d| d["email"].as_str());
-    let mut body = String::new();
-    if let Some(n) = notice {
-        body.push_str(&format!(
-            "<div class=\"notice {}\" role=\"status\">{}</div>",
-            n.kind,
-            escape(&n.text)
-        ));
-    }
-    // Header: who, what, how much is due.
-    body.push_str(&format!(
-        "<div class=\"card\"><div class=\"row\"><div><h1>Invoice {}</h1><div class=\"muted\">from {}</div></div>\
-         <div style=\"text-align:right\"><span class=\"status {}\">{}</span></div></div>",
-        escape(&inv.number),
-        escape(seller_name),
-        escape(&inv.status),
-        status_label(&inv.status)
-    ));
-    if inv.status == "paid" {
-        let when =
-            inv.paid_at.map(|t| format!(" on {}", t.format("%-d %B %Y"))).unwrap_or_default();
-        body.push_str(&format!(
-            "<p class=\"amount-due\">Paid</p><p class=\"muted\">{} received{when}, thank you. A receipt was sent by email.</p>",
-            money(inv.amount_paid, cur)
-        ));
-    } else if inv.payable() {
-        body.push_str(&format!(
-            "<p class=\"muted\" style=\"margin:12px 0 0\">Amount due</p><p class=\"amount-due\">{}</p><p class=\"muted\">Due on {}</p>\
-             <form method=\"post\" action=\"/i/{token}/pay\"><button class=\"pay\" type=\"submit\">Pay {}</button></form>",
-            money(inv.amount_due, cur),
-            inv.due_date.format("%-d %B %Y"),
-            money(inv.amount_due, cur)
-        ));
-        if test_mode {
-            body.push_str("<p class=\"muted\">Payments here go through the built-in test checkout: no real money moves.</p>");
+    let standing = if inv.status == "paid" {
+        Standing::Paid {
+            amount: money(inv.amount_paid, cur),
+            on: inv.paid_at.map(|t| long_date(t.date_naive())),
         }
+    } else if inv.payable() {
+        Standing::Due { amount: money(inv.amount_due, cur), on: long_date(inv.due_date), test_mode }
     } else if inv.status == "refunded" {
-        body.push_str("<p class=\"muted\">This invoice was paid and refunded in full.</p>");
-    }
-    body.push_str("</div>");
-    // Parties and dates.
-    body.push_str(&format!(
-        "<div class=\"card row\"><div><h2>From</h2>{}</div><div><h2>Bill to</h2>{}</div><div><h2>Dates</h2>Issued {}<br>Due {}</div></div>",
-        party(seller_name, inv.seller_details.as_ref(), seller_email),
-        party(&inv.client_name, inv.client_snapshot.as_ref(), inv.client_email.as_deref()),
-        inv.issue_date.map(|d| d.format("%-d %B %Y").to_string()).unwrap_or_default(),
-        inv.due_date.format("%-d %B %Y")
-    ));
-    // Lines and totals.
-    let mut lines = String::new();
-    for line in &inv.lines {
-        lines.push_str(&format!(
-            "<tr><td>{}</td><td class=\"num hide-narrow\">{}</td><td class=\"num hide-narrow\">{}</td><td class=\"num\">{}</td></tr>",
-            escape(&line.description),
-            escape(&line.quantity),
-            money(line.unit_price, cur),
-            money(line.amount, cur)
-        ));
-    }
-    let mut totals =
-        format!("<tr><td>Subtotal</td><td class=\"num\">{}</td></tr>", money(inv.subtotal, cur));
-    if inv.discount_total > 0 {
-        totals.push_str(&format!(
-            "<tr><td>Discount</td><td class=\"num\">−{}</td></tr>",
-            money(inv.discount_total, cur)
-        ));
-    }
-    if inv.tax_total > 0 {
-        totals.push_str(&format!(
-            "<tr><td>Tax</td><td class=\"num\">{}</td></tr>",
-            money(inv.tax_total, cur)
-        ));
-    }
-    totals.push_str(&format!(
-        "<tr><td>Total</td><td class=\"num\">{}</td></tr>",
-        money(inv.total, cur)
-    ));
-    if inv.amount_paid != 0 {
-        totals.push_str(&format!(
-            "<tr><td>Paid</td><td class=\"num\">−{}</td></tr>",
-            money(inv.amount_paid, cur)
-        ));
-    }
-    totals.push_str(&format!(
-        "<tr class=\"due\"><td>Amount due</td><td class=\"num\">{}</td></tr>",
-        money(inv.amount_due.max(0), cur)
-    ));
-    body.push_str(&format!(
-        "<div class=\"card\"><table><thead><tr><th>Description</th><th class=\"num hide-narrow\">Qty</th><th class=\"num hide-narrow\">Unit price</th><th class=\"num\">Amount</th></tr></thead>\
-         <tbody>{lines}</tbody></table><table class=\"totals\" style=\"margin-top:8px\">{totals}</table></div>"
-    ));
-    // Payments made (refunds shown as negative amounts).
-    if !inv.payments.is_empty() {
-        let mut rows = String::new();
-        for p in &inv.payments {
-            let what = if p.amount < 0 {
+        Standing::Refunded
+    } else {
+        Standing::Closed
+    };
+    let lines = inv
+        .lines
+        .iter()
+        .map(|line| Line {
+            description: &line.description,
+            quantity: &line.quantity,
+            unit_price: money(line.unit_price, cur),
+            amount: money(line.amount, cur),
+        })
+        .collect();
+    let totals = Totals {
+        subtotal: money(inv.subtotal, cur),
+        discount: (inv.discount_total > 0).then(|| money(inv.discount_total, cur)),
+        tax: (inv.tax_total > 0).then(|| money(inv.tax_total, cur)),
+        total: money(inv.total, cur),
+        paid: (inv.amount_paid != 0).then(|| money(inv.amount_paid, cur)),
+        due: money(inv.amount_due.max(0), cur),
+    };
+    let payments = inv
+        .payments
+        .iter()
+        .map(|p| Payment {
+            on: long_date(p.paid_at.date_naive()),
+            what: if p.amount < 0 {
                 format!("Refund ({})", method_label(&p.method))
             } else {
                 method_label(&p.method)
-            };
-            rows.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
-                p.paid_at.format("%-d %B %Y"),
-                escape(&what),
-                money(p.amount, cur)
-            ));
-        }
-        body.push_str(&format!(
-            "<div class=\"card\"><h2>Payments</h2><table><tbody>{rows}</tbody></table></div>"
-        ));
+            },
+            amount: money(p.amount, cur),
+        })
+        .collect();
+    let instructions = inv
+        .payment_instructions
+        .as_deref()
+        .filter(|how| !how.trim().is_empty() && inv.payable())
+        .map(|how| how.split('\n').collect());
+    InvoicePage {
+        notice,
+        token,
+        number: &inv.number,
+        seller_name,
+        status: &inv.status,
+        status_label: status_label(&inv.status),
+        standing,
+        seller: party(seller_name, inv.seller_details.as_ref(), seller_email),
+        client: party(&inv.client_name, inv.client_snapshot.as_ref(), inv.client_email.as_deref()),
+        issued: inv.issue_date.map(long_date).unwrap_or_default(),
+        due: long_date(inv.due_date),
+        lines,
+        totals,
+        payments,
+        notes: inv.notes.as_deref().filter(|n| !n.trim().is_empty()),
+        instructions,
+        has_pdf: inv.has_pdf,
     }
-    if let Some(notes) = inv.notes.as_deref().filter(|n| !n.trim().is_empty()) {
-        body.push_str(&format!("<div class=\"card\"><h2>Notes</h2><p>{}</p></div>", escape(notes)));
-    }
-    let instructions = inv.payment_instructions.as_deref().filter(|n| !n.trim().is_empty());
-    if let Some(how) = instructions.filter(|_| inv.payable()) {
-        body.push_str(&format!(
-            "<div class=\"card\"><h2>Other ways to pay</h2><p>{}</p></div>",
-            escape(how).replace('\n', "<br>")
-        ));
-    }
-    if inv.has_pdf {
-        body.push_str(&format!(
-            "<p class=\"actions\"><a href=\"/i/{token}/pdf\" download=\"{}.pdf\">Download the PDF</a></p>",
-            escape(&inv.number)
-        ));
-    }
-    document(&format!("Invoice {} from {seller_name}", inv.number), "", &body)
 }
 
 /// The built-in test checkout: clearly not a real payment page.
-pub(super) fn test_checkout(inv: &HostedInvoice, token: &str, session: &str) -> String {
-    let banner = "<div class=\"test-mode\">TEST MODE · no real payment is made</div>";
-    let amount = money(inv.amount_due, &inv.currency);
-    let body = format!(
-        "<div class=\"card\"><h1>Test checkout</h1><p class=\"muted\">Invoice {} from {}</p><p class=\"amount-due\">{amount}</p>\
-         <p>This page stands in for a card payment page. <strong>Pay</strong> and <strong>Fail</strong> send the same signed \
-         payment events a payment provider sends, through the same webhook.</p>\
-         <form method=\"post\" action=\"/i/{token}/test-checkout\"><input type=\"hidden\" name=\"session\" value=\"{}\">\
-         <p><button class=\"pay\" name=\"outcome\" value=\"pay\" type=\"submit\">Pay {amount} (test)</button></p>\
-         <p><button class=\"pay fail\" name=\"outcome\" value=\"fail\" type=\"submit\">Fail the payment (test)</button></p></form>\
-         <p class=\"actions\"><a href=\"/i/{token}?checkout=cancelled\">Cancel and go back</a></p></div>",
-        escape(&inv.number),
-        escape(&inv.org_name),
-        escape(session)
-    );
-    document("TEST MODE checkout", banner, &body)
+#[derive(Template)]
+#[template(path = "test_checkout.html")]
+pub(super) struct TestCheckoutPage<'a> {
+    token: &'a str,
+    session: &'a str,
+    number: &'a str,
+    org_name: &'a str,
+    amount: String,
+}
+
+pub(super) fn test_checkout<'a>(
+    inv: &'a HostedInvoice,
+    token: &'a str,
+    session: &'a str,
+) -> TestCheckoutPage<'a> {
+    TestCheckoutPage {
+        token,
+        session,
+        number: &inv.number,
+        org_name: &inv.org_name,
+        amount: money(inv.amount_due, &inv.currency),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::payments::hosted::{HostedLine, HostedPayment};
+
+    const TOKEN: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+    /// Typed by someone else: markup, both quotes and an ampersand.
+    const TYPED: &str = "<script>alert(\"x\")</script> & 'y'";
+    const ESCAPED: &str = "&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#39;y&#39;";
+
+    /// A partly paid invoice in euros; `text` is in every field a person typed.
+    fn invoice_with(text: &str) -> HostedInvoice {
+        let at = |day| Utc.with_ymd_and_hms(2026, 3, day, 9, 0, 0).unwrap();
+        HostedInvoice {
+            id: Uuid::nil(),
+            org_id: Uuid::nil(),
+            number: format!("INV-{text}-7"),
+            status: "partially_paid".into(),
+            currency: "EUR".into(),
+            issue_date: NaiveDate::from_ymd_opt(2026, 3, 1),
+            due_date: NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
+            subtotal: 100_000,
+            discount_total: 5_000,
+            tax_total: 18_050,
+            total: 113_050,
+            amount_paid: 20_000,
+            amount_due: 93_050,
+            client_name: format!("Globex {text} GmbH"),
+            client_email: Some(format!("billing{text}@globex.test")),
+            client_snapshot: Some(json!({
+                "address": {"line1": format!("1 Main {text} St"), "line2": "", "city": "Berlin"},
+                "taxId": format!("DE{text}1"),
+            })),
+            notes: Some(format!("Thanks {text}")),
+            org_name: format!("Seller {text} Ltd"),
+            seller_details: Some(json!({
+                "legalName": format!("Seller {text} Legal"),
+                "addressLines": [format!("2 High {text} Rd"), "London"],
+                "email": "ar@seller.test",
+                "taxId": "GB123",
+            })),
+            payment_instructions: Some(format!("IBAN {text}\nBIC XYZ")),
+            paid_at: None,
+            has_pdf: true,
+            lines: vec![
+                HostedLine {
+                    description: format!("Design {text} sprint"),
+                    quantity: "1.5".into(),
+                    unit_price: 60_000,
+                    amount: 90_000,
+                },
+                HostedLine {
+                    description: "Hosting".into(),
+                    quantity: "1".into(),
+                    unit_price: 10_000,
+                    amount: 10_000,
+                },
+            ],
+            payments: vec![
+                HostedPayment { amount: 30_000, method: "card".into(), paid_at: at(5) },
+                HostedPayment { amount: -10_000, method: "sepa_debit".into(), paid_at: at(6) },
+            ],
+        }
+    }
+
+    fn assert_contains_all(html: &str, expected: &[&str]) {
+        for e in expected {
+            assert!(html.contains(e), "{e:?} missing from the page:\n{html}");
+        }
+    }
+
+    #[test]
+    fn the_invoice_page_escapes_what_people_typed_and_shows_labels_and_amounts() {
+        let inv = invoice_with(TYPED);
+        let notice = Some(Notice::error(format!("Refused: {TYPED}")));
+        let html = invoice(&inv, TOKEN, notice, true).render().unwrap();
+
+        assert!(!html.contains("<script") && !html.contains(TYPED), "unescaped text:\n{html}");
+        assert_contains_all(
+            &html,
+            &[
+                &format!("<title>Invoice INV-{ESCAPED}-7 from Seller {ESCAPED} Legal</title>"),
+                &format!("<div class=\"notice error\" role=\"status\">Refused: {ESCAPED}</div>"),
+                &format!("<h1>Invoice INV-{ESCAPED}-7</h1>"),
+                &format!(
+                    "<strong>Seller {ESCAPED} Legal</strong><br>2 High {ESCAPED} Rd<br>London"
+                ),
+                "<br>Tax ID GB123<br>ar@seller.test</div>",
+                &format!("<strong>Globex {ESCAPED} GmbH</strong><br>1 Main {ESCAPED} St<br>Berlin"),
+                &format!("<br>Tax ID DE{ESCAPED}1<br>billing{ESCAPED}@globex.test</div>"),
+                &format!("<td>Design {ESCAPED} sprint</td>"),
+                &format!("<p>Thanks {ESCAPED}</p>"),
+                &format!("<p>IBAN {ESCAPED}<br>BIC XYZ</p>"),
+                &format!("download=\"INV-{ESCAPED}-7.pdf\""),
+            ],
+        );
+        assert_contains_all(
+            &html,
+            &[
+                "<span class=\"status partially_paid\">Partially paid</span>",
+                "<p class=\"amount-due\">€930.50</p>",
+                "<p class=\"muted\">Due on 31 March 2026</p>",
+                &format!("<form method=\"post\" action=\"/i/{TOKEN}/pay\">"),
+                "<button class=\"pay\" type=\"submit\">Pay €930.50</button>",
+                "through the built-in test checkout",
+                "Issued 1 March 2026<br>Due 31 March 2026",
+                "<td class=\"num hide-narrow\">1.5</td><td class=\"num hide-narrow\">€600.00</td>",
+                "<tr><td>Subtotal</td><td class=\"num\">€1,000.00</td></tr>",
+                "<tr><td>Discount</td><td class=\"num\">−€50.00</td></tr>",
+                "<tr><td>Tax</td><td class=\"num\">€180.50</td></tr>",
+                "<tr><td>Total</td><td class=\"num\">€1,130.50</td></tr>",
+                "<tr><td>Paid</td><td class=\"num\">−€200.00</td></tr>",
+                "<tr class=\"due\"><td>Amount due</td><td class=\"num\">€930.50</td></tr>",
+                "<tr><td>5 March 2026</td><td>Card</td><td class=\"num\">€300.00</td></tr>",
+                "<td>Refund (Sepa debit)</td><td class=\"num\">-€100.00</td>",
+                &format!("<a href=\"/i/{TOKEN}/pdf\""),
+                "width=device-width",
+                ".test-mode{",
+            ],
+        );
+    }
+
+    #[test]
+    fn the_invoice_page_says_paid_or_refunded_without_a_pay_button() {
+        let mut paid = invoice_with("Acme");
+        (paid.status, paid.amount_paid, paid.amount_due) = ("paid".into(), 113_050, 0);
+        paid.paid_at = Some(Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap());
+        let notice = Notice::from_return("success", &paid);
+        let html = invoice(&paid, TOKEN, notice, true).render().unwrap();
+        assert_contains_all(
+            &html,
+            &[
+                "<div class=\"notice ok\" role=\"status\">Thank you: this invoice is paid.</div>",
+                "<span class=\"status paid\">Paid</span>",
+                "€1,130.50 received on 10 March 2026, thank you. A receipt was sent by email.",
+                "<tr class=\"due\"><td>Amount due</td><td class=\"num\">€0.00</td></tr>",
+            ],
+        );
+        // Nothing to pay: no button, and no bank details.
+        assert!(!html.contains("action=\"/i/") && !html.contains("Other ways to pay"), "{html}");
+
+        let mut refunded = invoice_with("Acme");
+        (refunded.status, refunded.amount_paid, refunded.has_pdf) = ("refunded".into(), 0, false);
+        let html = invoice(&refunded, TOKEN, None, false).render().unwrap();
+        assert!(html.contains("This invoice was paid and refunded in full."), "{html}");
+        assert!(!html.contains("action=\"/i/") && !html.contains("Download the PDF"), "{html}");
+        assert!(!html.contains("<tr><td>Paid</td>"), "nothing paid after the refund: {html}");
+    }
+
+    #[test]
+    fn stored_values_shown_verbatim_are_escaped_too() {
+        // A status without a label and a currency we cannot format are shown as stored.
+        let mut inv = invoice_with("Acme");
+        (inv.status, inv.currency) = (format!("odd{TYPED}"), format!("X{TYPED}"));
+        let html = invoice(&inv, TOKEN, None, false).render().unwrap();
+        assert!(!html.contains("<script"), "{html}");
+        assert_contains_all(
+            &html,
+            &[
+                &format!("<span class=\"status odd{ESCAPED}\">odd{ESCAPED}</span>"),
+                &format!("<p class=\"amount-due\">93050 X{ESCAPED}</p>"),
+            ],
+        );
+    }
+
+    #[test]
+    fn the_test_checkout_and_message_pages_escape_their_values() {
+        let inv = invoice_with(TYPED);
+        let session = format!("cs_{TYPED}");
+        let html = test_checkout(&inv, TOKEN, &session).render().unwrap();
+        assert!(!html.contains("<script"), "{html}");
+        assert_contains_all(
+            &html,
+            &[
+                "<title>TEST MODE checkout</title>",
+                "<div class=\"test-mode\">TEST MODE · no real payment is made</div>\n<main>",
+                &format!(
+                    "<p class=\"muted\">Invoice INV-{ESCAPED}-7 from Seller {ESCAPED} Ltd</p>"
+                ),
+                &format!("<form method=\"post\" action=\"/i/{TOKEN}/test-checkout\">"),
+                &format!("<input type=\"hidden\" name=\"session\" value=\"cs_{ESCAPED}\">"),
+                "value=\"pay\" type=\"submit\">Pay €930.50 (test)</button>",
+                "value=\"fail\" type=\"submit\">Fail the payment (test)</button>",
+                &format!("<a href=\"/i/{TOKEN}?checkout=cancelled\">Cancel and go back</a>"),
+            ],
+        );
+
+        let (title, text) = (format!("Title {TYPED}"), format!("Text {TYPED}"));
+        let html = message(&title, &text).render().unwrap();
+        assert!(!html.contains("<script"), "{html}");
+        assert_contains_all(
+            &html,
+            &[
+                &format!("<title>Title {ESCAPED}</title>"),
+                &format!("<div class=\"card\"><h1>Title {ESCAPED}</h1>"),
+                &format!("<p class=\"muted\">Text {ESCAPED}</p></div>"),
+            ],
+        );
+        let html = not_found().render().unwrap();
+        assert!(
+            html.contains("<h1>Invoice not found</h1>") && !html.contains("test-mode\">"),
+            "{html}"
+        );
+    }
 }
