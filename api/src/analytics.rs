@@ -7,6 +7,7 @@
 
 use axum::extract::State;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
+use invoice_domain::{Device, PaymentMethod, TimelineKind};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -17,11 +18,6 @@ use crate::error::{ApiError, ApiResult, ErrorBody, FieldErrors};
 use crate::extract::{Json, Query};
 use crate::state::AppState;
 
-/// Payment channels as stored on payments.
-pub const CHANNELS: [&str; 7] =
-    ["card", "bank_transfer", "wallet", "cash", "check", "manual", "other"];
-/// Device classes of hosted-page views.
-pub const DEVICES: [&str; 3] = ["desktop", "mobile", "tablet"];
 /// The longest range one request may ask for.
 const MAX_DAYS: i64 = 731;
 /// The default range: the last 90 days.
@@ -41,9 +37,11 @@ pub struct DashboardParams {
     pub to: Option<NaiveDate>,
     /// ISO 4217 code. Default: the currency most of the organisation's invoices are in.
     pub currency: Option<String>,
-    /// card, bank_transfer, wallet, cash, check, manual or other.
+    /// A payment channel. (Text here, so that a wrong one is a field error like any other.)
+    #[param(value_type = Option<PaymentMethod>)]
     pub channel: Option<String>,
-    /// desktop, mobile or tablet.
+    /// A device class of hosted-page views.
+    #[param(value_type = Option<Device>)]
     pub device: Option<String>,
 }
 
@@ -76,7 +74,7 @@ pub struct DailyRevenue {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelRevenue {
-    pub channel: String,
+    pub channel: PaymentMethod,
     /// Net of refunds.
     pub amount: i64,
     /// Payments (refunds not counted).
@@ -86,17 +84,27 @@ pub struct ChannelRevenue {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceViews {
-    pub device: String,
+    pub device: Device,
     pub views: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FunnelStage {
-    /// created, sent, viewed, checkout_started, paid.
-    pub stage: String,
+    pub stage: FunnelStep,
     /// Invoices created in the range that reached the stage.
     pub count: i64,
+}
+
+/// The stages of the funnel, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FunnelStep {
+    Created,
+    Sent,
+    Viewed,
+    CheckoutStarted,
+    Paid,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -213,18 +221,16 @@ fn validate(params: &DashboardParams) -> ApiResult<(NaiveDate, NaiveDate)> {
         errors.add("currency", "invalid_currency", "Must be an ISO 4217 code such as EUR.");
     }
     if let Some(channel) = &params.channel
-        && !CHANNELS.contains(&channel.as_str())
+        && PaymentMethod::parse(channel).is_none()
     {
-        errors.add(
-            "channel",
-            "unknown_channel",
-            format!("Must be one of {}.", CHANNELS.join(", ")),
-        );
+        let names: Vec<&str> = PaymentMethod::ALL.iter().map(|m| m.as_str()).collect();
+        errors.add("channel", "unknown_channel", format!("Must be one of {}.", names.join(", ")));
     }
     if let Some(device) = &params.device
-        && !DEVICES.contains(&device.as_str())
+        && Device::parse(device).is_none()
     {
-        errors.add("device", "unknown_device", format!("Must be one of {}.", DEVICES.join(", ")));
+        let names: Vec<&str> = Device::ALL.iter().map(|d| d.as_str()).collect();
+        errors.add("device", "unknown_device", format!("Must be one of {}.", names.join(", ")));
     }
     errors.into_result()?;
     Ok((from, to))
@@ -250,7 +256,7 @@ WITH s AS (
           SELECT 1 FROM payments p WHERE p.invoice_id = i.id AND p.method = $5))
       AND ($6::text IS NULL OR EXISTS (
           SELECT 1 FROM invoice_events e
-          WHERE e.invoice_id = i.id AND e.kind = 'viewed' AND e.data->>'device' = $6))
+          WHERE e.invoice_id = i.id AND e.kind = $7 AND e.data->>'device' = $6))
 ),
 issued AS (
     SELECT * FROM s WHERE s.status NOT IN ('draft', 'void') AND s.issue_date IS NOT NULL
@@ -263,7 +269,7 @@ pay AS (
 views AS (
     SELECT e.invoice_id, e.data->>'device' AS device, (e.occurred_at AT TIME ZONE 'UTC')::date AS day
     FROM invoice_events e JOIN s ON s.id = e.invoice_id
-    WHERE e.org_id = $1 AND e.kind = 'viewed' AND ($6::text IS NULL OR e.data->>'device' = $6)
+    WHERE e.org_id = $1 AND e.kind = $7 AND ($6::text IS NULL OR e.data->>'device' = $6)
 ),
 created AS (
     SELECT s.* FROM s WHERE (s.created_at AT TIME ZONE 'UTC')::date BETWEEN $3 AND $4
@@ -316,7 +322,7 @@ SELECT json_build_object(
             (SELECT count(*) FROM created c WHERE EXISTS (SELECT 1 FROM views v WHERE v.invoice_id = c.id))),
         json_build_object('stage', 'checkout_started', 'count',
             (SELECT count(*) FROM created c WHERE EXISTS (
-                SELECT 1 FROM invoice_events e WHERE e.invoice_id = c.id AND e.kind = 'checkout_started'))),
+                SELECT 1 FROM invoice_events e WHERE e.invoice_id = c.id AND e.kind = $8))),
         json_build_object('stage', 'paid', 'count', (SELECT count(*) FROM created WHERE paid_at IS NOT NULL))),
     'cohorts', (SELECT json_agg(json_build_object(
                     'week', c.week, 'invoiced', c.invoiced, 'invoiceCount', c.invoice_count,
@@ -331,6 +337,8 @@ SELECT json_build_object(
         to,
         params.channel.as_deref(),
         params.device.as_deref(),
+        TimelineKind::Viewed.as_str(),
+        TimelineKind::CheckoutStarted.as_str(),
     )
     .fetch_one(&state.db)
     .await?;

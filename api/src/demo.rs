@@ -11,7 +11,11 @@
 
 use std::time::Duration as StdDuration;
 
+use anyhow::Context as _;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use invoice_domain::{
+    Actor, Device, EmailKind, InvoiceStatus, PaymentMethod, PaymentProvider, TimelineEvent,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -167,7 +171,7 @@ pub async fn fill(state: &crate::AppState, args: &DemoArgs) -> anyhow::Result<De
     let history = history(args, org_id, &customers, today);
     let mut written = 0;
     for invoice in &history {
-        written += write_invoice(&mut tx, org_id, invoice).await?;
+        written += write_invoice(&mut tx, org_id, user_id, invoice).await?;
     }
     tx.commit().await?;
     if args.open > 0 {
@@ -290,6 +294,7 @@ fn history(
 async fn write_invoice(
     tx: &mut sqlx::PgConnection,
     org_id: Uuid,
+    owner: Uuid,
     inv: &DemoInvoice,
 ) -> anyhow::Result<u64> {
     let created = at(inv.issue, 8, 0);
@@ -343,43 +348,23 @@ async fn write_invoice(
         .execute(&mut *tx)
         .await?;
     }
-    let mut events = vec![
-        ("created", "user:demo", json!({}), created),
-        ("finalized", "system", json!({"number": inv.number}), created),
-        ("email_sent", "system", json!({"to": inv.customer.2}), created + Duration::minutes(1)),
-    ];
-    for (when, device) in &inv.views {
-        events.push(("viewed", "client", json!({"device": device}), *when));
-    }
-    if let Some(when) = inv.checkout {
-        events.push(("checkout_started", "client", json!({}), when));
-    }
     if let Some((when, method)) = inv.paid {
         insert_payment(tx, org_id, inv, "pay", inv.total, method, when).await?;
-        events.push((
-            "payment_recorded",
-            "system",
-            json!({"amount": inv.total, "method": method}),
-            when,
-        ));
         if inv.status == "refunded" {
             let refunded = when + Duration::days(3);
             insert_payment(tx, org_id, inv, "refund", -inv.total, method, refunded).await?;
-            events.push(("refund_recorded", "system", json!({"amount": inv.total}), refunded));
         }
     }
-    if let Some(when) = voided_at {
-        events.push(("voided", "user:demo", json!({}), when));
-    }
-    for (n, (kind, actor, data, when)) in events.into_iter().enumerate() {
+    let events = history_events(inv, Actor::User(owner.into()), created, voided_at)?;
+    for (n, (actor, event, when)) in events.into_iter().enumerate() {
         sqlx::query!(
             "INSERT INTO invoice_events (org_id, invoice_id, kind, actor, data, occurred_at, dedup_key)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
             org_id,
             inv.id,
-            kind,
-            actor,
-            data,
+            event.kind().as_str(),
+            actor.to_string(),
+            event.data(),
             when,
             format!("demo:{n}")
         )
@@ -387,6 +372,75 @@ async fn write_invoice(
         .await?;
     }
     Ok(1)
+}
+
+/// The timeline of a history invoice: created, finalized, sent, viewed, maybe a checkout, paid
+/// (and refunded) or void.
+fn history_events(
+    inv: &DemoInvoice,
+    owner: Actor,
+    created: DateTime<Utc>,
+    voided_at: Option<DateTime<Utc>>,
+) -> anyhow::Result<Vec<(Actor, TimelineEvent, DateTime<Utc>)>> {
+    let mut events = vec![
+        (
+            owner.clone(),
+            TimelineEvent::Created { status: InvoiceStatus::Open, total: inv.total },
+            created,
+        ),
+        (
+            Actor::System,
+            TimelineEvent::Finalized { number: inv.number.clone(), issue_date: inv.issue },
+            created,
+        ),
+        (
+            Actor::System,
+            TimelineEvent::EmailSent {
+                kind: EmailKind::Invoice,
+                manual: false,
+                message_id: format!("demo-{}", inv.number),
+                to: inv.customer.2.clone(),
+            },
+            created + Duration::minutes(1),
+        ),
+    ];
+    for (when, device) in &inv.views {
+        let device = Device::parse(device).context("a demo device")?;
+        events.push((Actor::Client, TimelineEvent::Viewed { device }, *when));
+    }
+    if let Some(when) = inv.checkout {
+        let started = TimelineEvent::CheckoutStarted {
+            session_id: format!("cs_demo_{}", inv.number),
+            amount: inv.total,
+            provider: PaymentProvider::Local,
+        };
+        events.push((Actor::Client, started, when));
+    }
+    if let Some((when, method)) = inv.paid {
+        let method = PaymentMethod::parse(method).context("a demo payment method")?;
+        let recorded = TimelineEvent::PaymentRecorded {
+            event_id: "demo:pay".to_owned(),
+            amount: inv.total,
+            method,
+            reference: None,
+            overpaid: None,
+        };
+        events.push((Actor::System, recorded, when));
+        if inv.status == "refunded" {
+            let refund = TimelineEvent::RefundRecorded {
+                event_id: "demo:refund".to_owned(),
+                amount: inv.total,
+                total_refunded: inv.total,
+                reference: "demo:pay".to_owned(),
+                method,
+            };
+            events.push((Actor::System, refund, when + Duration::days(3)));
+        }
+    }
+    if let Some(when) = voided_at {
+        events.push((owner, TimelineEvent::Voided { reason: None }, when));
+    }
+    Ok(events)
 }
 
 async fn insert_payment(

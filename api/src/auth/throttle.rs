@@ -8,13 +8,13 @@ use sqlx::PgPool;
 use crate::config::AuthConfig;
 use crate::error::{ApiError, ApiResult};
 
-pub struct Keys {
+pub(super) struct Keys {
     account: String,
     ip: Option<String>,
 }
 
 impl Keys {
-    pub fn new(email: &str, ip: Option<IpAddr>) -> Self {
+    pub(super) fn new(email: &str, ip: Option<IpAddr>) -> Self {
         Self {
             account: format!("account:{}", email.to_lowercase()),
             ip: ip.map(|ip| format!("ip:{ip}")),
@@ -23,7 +23,7 @@ impl Keys {
 }
 
 /// Refuses with 429 while either key has used up its failures in the current window.
-pub async fn check(db: &PgPool, cfg: &AuthConfig, keys: &Keys) -> ApiResult<()> {
+pub(super) async fn check(db: &PgPool, cfg: &AuthConfig, keys: &Keys) -> ApiResult<()> {
     let window = cfg.login_throttle_window_secs as f64;
     let rows = sqlx::query!(
         r#"SELECT key, failures,
@@ -50,7 +50,7 @@ pub async fn check(db: &PgPool, cfg: &AuthConfig, keys: &Keys) -> ApiResult<()> 
 }
 
 /// Counts one failed attempt against both keys, starting a new window where the old one ended.
-pub async fn record_failure(db: &PgPool, cfg: &AuthConfig, keys: &Keys) -> ApiResult<()> {
+pub(super) async fn record_failure(db: &PgPool, cfg: &AuthConfig, keys: &Keys) -> ApiResult<()> {
     let window = cfg.login_throttle_window_secs as f64;
     for key in std::iter::once(&keys.account).chain(keys.ip.as_ref()) {
         sqlx::query!(
@@ -71,7 +71,7 @@ pub async fn record_failure(db: &PgPool, cfg: &AuthConfig, keys: &Keys) -> ApiRe
 
 /// A successful login clears the account's count (not the IP's: one right password must not
 /// reset a guessing run against other accounts).
-pub async fn clear_account(db: &PgPool, keys: &Keys) -> ApiResult<()> {
+pub(super) async fn clear_account(db: &PgPool, keys: &Keys) -> ApiResult<()> {
     sqlx::query!("DELETE FROM login_throttle WHERE key = $1", keys.account).execute(db).await?;
     Ok(())
 }

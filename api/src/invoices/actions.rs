@@ -22,7 +22,7 @@ use crate::state::AppState;
 /// Optional body of an action.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ActionBody {
+pub(super) struct ActionBody {
     /// Why (kept on the timeline), e.g. for a void.
     pub reason: Option<String>,
 }
@@ -31,7 +31,7 @@ pub struct ActionBody {
 /// is refused.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RecordPayment {
+pub(super) struct RecordPayment {
     /// In major units of the invoice currency, e.g. `250.00`.
     #[schema(value_type = String, example = "250.00")]
     pub amount: DecimalText,

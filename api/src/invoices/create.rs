@@ -20,11 +20,11 @@ use crate::extract::Json;
 use crate::runs::RunError;
 use crate::state::AppState;
 
-pub const MAX_LINES: usize = 500;
+pub(super) const MAX_LINES: usize = 500;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateInvoice {
+pub(crate) struct CreateInvoice {
     /// An existing customer; or give `clientName` (and `clientEmail`) instead.
     pub customer_id: Option<Uuid>,
     #[schema(example = "Acme Corp")]
@@ -56,7 +56,7 @@ pub struct CreateInvoice {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateLine {
+pub(crate) struct CreateLine {
     #[schema(example = "Consulting Services")]
     pub description: String,
     #[schema(value_type = String, example = "10")]
@@ -117,8 +117,40 @@ pub(super) fn validate(req: &CreateInvoice) -> ApiResult<InvoiceContent> {
     } else if req.items.len() > MAX_LINES {
         errors.add("items", "too_many", format!("At most {MAX_LINES} lines."));
     }
+    let lines = validate_lines(&req.items, currency, &mut errors);
+    for (field, value, max) in [("notes", &req.notes, 5000), ("reference", &req.reference, 100)] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+            errors.add(field, "too_long", format!("Must be at most {max} characters."));
+        } else if let Some(v) = value {
+            errors.no_nul(field, v);
+        }
+    }
+    errors.no_nul("currency", &req.currency);
+    if let Some(currency) = currency.filter(|_| lines.len() == req.items.len() && !lines.is_empty())
+    {
+        check_total(&lines, currency, discount_rate, tax_rate, req.amount.as_ref(), &mut errors);
+    }
+    errors.into_result()?;
+    Ok(InvoiceContent {
+        currency: currency.expect("validated"),
+        issue_date,
+        due_date: due_date.expect("validated"),
+        lines,
+        tax_rate,
+        discount_rate,
+        notes: req.notes.clone().filter(|n| !n.trim().is_empty()),
+        reference: req.reference.clone().filter(|r| !r.trim().is_empty()),
+    })
+}
+
+/// Each line's description, quantity and unit price; the valid ones, in order.
+fn validate_lines(
+    items: &[CreateLine],
+    currency: Option<Currency>,
+    errors: &mut FieldErrors,
+) -> Vec<LineContent> {
     let mut lines = Vec::new();
-    for (i, item) in req.items.iter().enumerate().take(MAX_LINES) {
+    for (i, item) in items.iter().enumerate().take(MAX_LINES) {
         let description = item.description.trim().to_owned();
         errors.text(&format!("items[{i}].description"), &description, 2000);
         let quantity = match item.quantity.0.parse::<Decimal4>() {
@@ -158,51 +190,41 @@ pub(super) fn validate(req: &CreateInvoice) -> ApiResult<InvoiceContent> {
             lines.push(LineContent { description, quantity, unit_price });
         }
     }
-    for (field, value, max) in [("notes", &req.notes, 5000), ("reference", &req.reference, 100)] {
-        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-            errors.add(field, "too_long", format!("Must be at most {max} characters."));
-        } else if let Some(v) = value {
-            errors.no_nul(field, v);
-        }
-    }
-    errors.no_nul("currency", &req.currency);
-    if let Some(currency) = currency.filter(|_| lines.len() == req.items.len() && !lines.is_empty())
-    {
-        let inputs: Vec<LineInput> = lines
-            .iter()
-            .map(|l| LineInput { quantity: l.quantity, unit_price: l.unit_price })
-            .collect();
-        match compute_totals(&inputs, discount_rate, tax_rate) {
-            Ok((_, totals)) => {
-                if let Some(amount) = &req.amount {
-                    match parse_amount(&amount.0, currency) {
-                        Ok(a) if a == totals.total => {}
-                        Ok(_) => errors.add(
-                            "amount",
-                            "amount_mismatch",
-                            format!(
-                                "Does not match the computed total {}.",
-                                invoice_domain::money::to_decimal_string(totals.total, currency)
-                            ),
+    lines
+}
+
+/// The totals fit, and match `amount` when the client gave one (a check against typos).
+fn check_total(
+    lines: &[LineContent],
+    currency: Currency,
+    discount_rate: Decimal4,
+    tax_rate: Decimal4,
+    amount: Option<&DecimalText>,
+    errors: &mut FieldErrors,
+) {
+    let inputs: Vec<LineInput> = lines
+        .iter()
+        .map(|l| LineInput { quantity: l.quantity, unit_price: l.unit_price })
+        .collect();
+    match compute_totals(&inputs, discount_rate, tax_rate) {
+        Ok((_, totals)) => {
+            if let Some(amount) = amount {
+                match parse_amount(&amount.0, currency) {
+                    Ok(a) if a == totals.total => {}
+                    Ok(_) => errors.add(
+                        "amount",
+                        "amount_mismatch",
+                        format!(
+                            "Does not match the computed total {}.",
+                            invoice_domain::money::to_decimal_string(totals.total, currency)
                         ),
-                        Err(e) => errors.add("amount", e.code(), "Must be the invoice total."),
-                    }
+                    ),
+                    Err(e) => errors.add("amount", e.code(), "Must be the invoice total."),
                 }
             }
-            Err(_) => errors.add("items", "out_of_range", "The invoice total is too large."),
         }
+        Err(_) => errors.add("items", "out_of_range", "The invoice total is too large."),
     }
-    errors.into_result()?;
-    Ok(InvoiceContent {
-        currency: currency.expect("validated"),
-        issue_date,
-        due_date: due_date.expect("validated"),
-        lines,
-        tax_rate,
-        discount_rate,
-        notes: req.notes.clone().filter(|n| !n.trim().is_empty()),
-        reference: req.reference.clone().filter(|r| !r.trim().is_empty()),
-    })
 }
 
 /// Create an invoice and start its life: it is numbered, rendered and sent at once unless

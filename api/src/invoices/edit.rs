@@ -22,7 +22,7 @@ use crate::state::AppState;
 /// Changes to a draft: only what is given changes. `items` replaces all lines.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateInvoice {
+pub(super) struct UpdateInvoice {
     pub customer_id: Option<Uuid>,
     /// With `clientEmail`: bill another (new or known-by-email) client.
     pub client_name: Option<String>,

@@ -88,7 +88,7 @@ pub struct InvoiceView {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct TimelineEntry {
+pub(super) struct TimelineEntry {
     pub id: i64,
     pub kind: TimelineKind,
     /// `user:<id>`, `api_key:<id>`, `system`, `client`, `stripe` or `test_checkout`.

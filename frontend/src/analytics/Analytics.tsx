@@ -4,7 +4,8 @@
 // refetches once and redraws every chart; live invoice changes refresh it.
 import { useCallback, useMemo, useState } from "react";
 import { client, unwrap, type Schemas } from "../api/client";
-import { paymentMethodValues } from "../api/schema";
+import { oneOf } from "../api/json";
+import { deviceValues, paymentMethodValues } from "../api/schema";
 import { useMoney } from "../appConfig";
 import { ErrorBox, Loading } from "../components/ui";
 import { useLiveEvents } from "../live/live";
@@ -13,13 +14,18 @@ import { Chart } from "./Chart";
 import { funnel, heatmapCells, revenueSeries } from "./transforms";
 
 type Dashboard = Schemas["Dashboard"];
-const DEVICES = ["desktop", "mobile", "tablet"];
 const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
 
 export function Analytics() {
   const [filters, setFilters] = useState({ from: daysAgo(89), to: daysAgo(0), currency: "", channel: "", device: "" });
-  const data = useAsync(() => unwrap(client.GET("/api/analytics/dashboard", { params: { query: filters } })), [filters]);
+  // An empty select is no filter; anything else is one of the generated values.
+  const query = {
+    ...filters,
+    channel: oneOf(paymentMethodValues, filters.channel),
+    device: oneOf(deviceValues, filters.device),
+  };
+  const data = useAsync(() => unwrap(client.GET("/api/analytics/dashboard", { params: { query } })), [filters]);
   const { reload } = data;
   const refresh = useMemo(() => debounce(() => reload(true), 800), [reload]);
   useLiveEvents(useCallback(() => refresh(), [refresh]));
@@ -46,7 +52,7 @@ export function Analytics() {
         <label>Device
           <select value={filters.device} onChange={set("device")}>
             <option value="">All devices</option>
-            {DEVICES.map((c) => <option key={c}>{c}</option>)}
+            {deviceValues.map((c) => <option key={c}>{c}</option>)}
           </select>
         </label>
       </form>

@@ -611,7 +611,7 @@ export interface components {
              * @description Net of refunds.
              */
             amount: number;
-            channel: string;
+            channel: components["schemas"]["PaymentMethod"];
             /**
              * Format: int64
              * @description Payments (refunds not counted).
@@ -793,8 +793,13 @@ export interface components {
             /** Format: date */
             to: string;
         };
+        /**
+         * @description The class of device a client opened the hosted page on (crawlers are not counted).
+         * @enum {string}
+         */
+        Device: "desktop" | "mobile" | "tablet";
         DeviceViews: {
-            device: string;
+            device: components["schemas"]["Device"];
             /** Format: int64 */
             views: number;
         };
@@ -819,9 +824,13 @@ export interface components {
              * @description Invoices created in the range that reached the stage.
              */
             count: number;
-            /** @description created, sent, viewed, checkout_started, paid. */
-            stage: string;
+            stage: components["schemas"]["FunnelStep"];
         };
+        /**
+         * @description The stages of the funnel, in order.
+         * @enum {string}
+         */
+        FunnelStep: "created" | "sent" | "viewed" | "checkout_started" | "paid";
         Health: {
             /** @example ok */
             status: string;
@@ -1390,10 +1399,10 @@ export interface operations {
                 to?: string;
                 /** @description ISO 4217 code. Default: the currency most of the organisation's invoices are in. */
                 currency?: string;
-                /** @description card, bank_transfer, wallet, cash, check, manual or other. */
-                channel?: string;
-                /** @description desktop, mobile or tablet. */
-                device?: string;
+                /** @description A payment channel. (Text here, so that a wrong one is a field error like any other.) */
+                channel?: components["schemas"]["PaymentMethod"];
+                /** @description A device class of hosted-page views. */
+                device?: components["schemas"]["Device"];
             };
             header?: never;
             path?: never;
@@ -3722,6 +3731,8 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const deviceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Device"]> = ["desktop", "mobile", "tablet"];
+export const funnelStepValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["FunnelStep"]> = ["created", "sent", "viewed", "checkout_started", "paid"];
 export const invoiceStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvoiceStatus"]> = ["draft", "open", "sent", "overdue", "partially_paid", "paid", "void", "needs_attention", "refunded"];
 export const liveMessageOneOf0TypeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["LiveMessage"], {
     type: unknown;

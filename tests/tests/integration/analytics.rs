@@ -35,7 +35,7 @@ impl Seed<'_> {
         Seed { db, org, customer }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "a seeded invoice is all of these facts")]
     async fn invoice(
         &self,
         status: &str,

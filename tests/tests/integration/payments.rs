@@ -724,6 +724,10 @@ async fn fifty_simultaneous_voids_and_payments_leave_one_coherent_outcome(db: Pg
     race_payments_and_voids(db, true).await;
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, read top to bottom: the burst, what clients were told, what was kept"
+)]
 async fn race_payments_and_voids(db: PgPool, voids_first: bool) {
     let mut stack = Stack::start(db.clone()).await;
     let user = stack.app.register("owner@seller.test").await;

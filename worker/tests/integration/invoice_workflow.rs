@@ -39,7 +39,7 @@ use temporalio_client::{
 };
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
-use crate::support::{Fakes, SCRIPTED_FAILURE, TestEnv, TestWorker};
+use crate::support::{FakeActivities, Fakes, SCRIPTED_FAILURE, TestEnv, TestWorker};
 
 type Invoice = WorkflowHandle<Client, InvoiceWorkflow>;
 
@@ -599,6 +599,25 @@ async fn a_full_refund_of_a_paid_invoice_makes_it_refunded_and_ends_the_run() ->
     ensure!(calls.delivered(EmailKind::Reminder).is_empty(), "{:#?}", calls.emails);
 
     record_history(&invoice, "paid_then_refunded").await
+}
+
+/// The fakes stand in for the real activities only if they answer under the same names.
+#[test]
+fn the_fakes_answer_under_their_contracts_names() {
+    use invoice_workflows::invoice::activities::{
+        CreateInvoiceRecord, FinalizeInvoice, RecordProjection, RenderInvoicePdf, SendInvoiceEmail,
+    };
+    use temporalio_common::ActivityDefinition;
+    let names = [
+        (FakeActivities::create_invoice_record.name(), CreateInvoiceRecord.name()),
+        (FakeActivities::finalize_invoice.name(), FinalizeInvoice.name()),
+        (FakeActivities::render_invoice_pdf.name(), RenderInvoicePdf.name()),
+        (FakeActivities::send_invoice_email.name(), SendInvoiceEmail.name()),
+        (FakeActivities::record_projection.name(), RecordProjection.name()),
+    ];
+    for (fake, real) in names {
+        assert_eq!(fake, real);
+    }
 }
 
 #[tokio::test]

@@ -111,14 +111,14 @@ impl Drop for TestServer {
 
 /// A fresh test server with the invoice search attributes registered, a client, and a task
 /// queue of its own.
-pub struct TestEnv {
+pub(crate) struct TestEnv {
     server: TestServer,
     pub client: Client,
     pub task_queue: String,
 }
 
 impl TestEnv {
-    pub async fn start() -> anyhow::Result<Self> {
+    pub(crate) async fn start() -> anyhow::Result<Self> {
         let server = TestServer::spawn()?;
         let config = server_config(server.port);
         let client = match connect_with_retry(&config, ATTEMPT_TIMEOUT, SERVER_START_DEADLINE).await
@@ -137,7 +137,7 @@ impl TestEnv {
     }
 
     /// The server's clock: wall-clock time plus everything skipped so far.
-    pub async fn now(&self) -> anyhow::Result<DateTime<Utc>> {
+    pub(crate) async fn now(&self) -> anyhow::Result<DateTime<Utc>> {
         let response = self
             .client
             .connection()
@@ -154,7 +154,7 @@ impl TestEnv {
     /// Lets `duration` of server time pass at once: every timer due in between fires, and the
     /// workflow tasks and activities it causes finish (they hold the clock) before the skip
     /// goes on. Time skipping is locked again when this returns.
-    pub async fn skip(&self, duration: Duration) -> anyhow::Result<()> {
+    pub(crate) async fn skip(&self, duration: Duration) -> anyhow::Result<()> {
         let request = SleepRequest {
             duration: Some(duration.try_into().map_err(|e| anyhow!("bad duration: {e}"))?),
         };
@@ -170,7 +170,7 @@ impl TestEnv {
     }
 
     /// Skips to `at` (server time); does nothing if that has passed.
-    pub async fn skip_to(&self, at: DateTime<Utc>) -> anyhow::Result<()> {
+    pub(crate) async fn skip_to(&self, at: DateTime<Utc>) -> anyhow::Result<()> {
         let now = self.now().await?;
         match (at - now).to_std() {
             Ok(duration) if !duration.is_zero() => self.skip(duration).await,
@@ -179,7 +179,7 @@ impl TestEnv {
     }
 
     /// Takes one lock on the clock (the server counts them); see [`TestEnv::unlock`].
-    pub async fn lock(&self) -> anyhow::Result<()> {
+    pub(crate) async fn lock(&self) -> anyhow::Result<()> {
         self.client
             .connection()
             .test_service()
@@ -191,7 +191,7 @@ impl TestEnv {
 
     /// Gives up one lock on the clock. Once no lock is left, time jumps to the next timer.
     /// Every unlock must be paired with a [`TestEnv::lock`] before the test waits on anything.
-    pub async fn unlock(&self) -> anyhow::Result<()> {
+    pub(crate) async fn unlock(&self) -> anyhow::Result<()> {
         self.client
             .connection()
             .test_service()
@@ -202,7 +202,7 @@ impl TestEnv {
     }
 
     /// Waits (in wall-clock time) until the server clock has reached `at`.
-    pub async fn wait_for_clock(&self, at: DateTime<Utc>) -> anyhow::Result<()> {
+    pub(crate) async fn wait_for_clock(&self, at: DateTime<Utc>) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + WAIT_DEADLINE;
         loop {
             let now = self.now().await?;
@@ -261,7 +261,7 @@ async fn register_search_attributes(client: &Client) -> anyhow::Result<()> {
 
 /// A worker polling the test's task queue with the real `InvoiceWorkflow` and the fakes, on a
 /// thread of its own (`Worker::run` is not `Send`). Dropping it only asks it to stop.
-pub struct TestWorker {
+pub(crate) struct TestWorker {
     shutdown: Box<dyn Fn() + Send>,
     thread: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -269,7 +269,7 @@ pub struct TestWorker {
 type Ready = Result<Box<dyn Fn() + Send>, String>;
 
 impl TestWorker {
-    pub async fn start(env: &TestEnv, fakes: &Fakes) -> anyhow::Result<Self> {
+    pub(crate) async fn start(env: &TestEnv, fakes: &Fakes) -> anyhow::Result<Self> {
         Self::spawn(env, fakes, None).await
     }
 
@@ -277,7 +277,7 @@ impl TestWorker {
     /// task replays the history. For a worker the test stops while its workflows wait: the test
     /// server never moves a task off a stopped worker's sticky queue (the real server does,
     /// after the sticky schedule-to-start timeout), so a new worker would never get it.
-    pub async fn start_without_cache(env: &TestEnv, fakes: &Fakes) -> anyhow::Result<Self> {
+    pub(crate) async fn start_without_cache(env: &TestEnv, fakes: &Fakes) -> anyhow::Result<Self> {
         Self::spawn(env, fakes, Some(0)).await
     }
 
@@ -320,7 +320,7 @@ impl TestWorker {
     }
 
     /// Stops polling, finishes what is in flight, and waits for the worker to return.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
         (self.shutdown)();
         let thread = self.thread.take().context("the worker was already stopped")?;
         tokio::task::spawn_blocking(move || thread.join())
@@ -354,14 +354,14 @@ async fn build_worker(
 
 /// One call of `SendInvoiceEmail`, delivered or failed on purpose.
 #[derive(Debug, Clone)]
-pub struct EmailAttempt {
+pub(crate) struct EmailAttempt {
     pub input: SendEmailInput,
     pub delivered: bool,
 }
 
 /// Everything the fakes were called with, in call order.
 #[derive(Debug, Default, Clone)]
-pub struct Calls {
+pub(crate) struct Calls {
     pub created: Vec<CreateRecordInput>,
     pub finalized: Vec<FinalizeInput>,
     pub rendered: Vec<InvoiceRef>,
@@ -373,7 +373,7 @@ pub struct Calls {
 
 impl Calls {
     /// Emails of `kind` that went out, in order.
-    pub fn delivered(&self, kind: EmailKind) -> Vec<&SendEmailInput> {
+    pub(crate) fn delivered(&self, kind: EmailKind) -> Vec<&SendEmailInput> {
         self.emails
             .iter()
             .filter(|e| e.delivered && e.input.kind == kind)
@@ -382,17 +382,17 @@ impl Calls {
     }
 
     /// Calls for `kind`, failed ones included.
-    pub fn attempts(&self, kind: EmailKind) -> usize {
+    pub(crate) fn attempts(&self, kind: EmailKind) -> usize {
         self.emails.iter().filter(|e| e.input.kind == kind).count()
     }
 
     /// Timeline events of `kind` over all projections, in the order they were written.
-    pub fn events(&self, kind: &str) -> Vec<SeenEvent> {
+    pub(crate) fn events(&self, kind: &str) -> Vec<SeenEvent> {
         self.seen_events().into_iter().filter(|e| e.kind == kind).collect()
     }
 
     /// Every timeline event kind, in order.
-    pub fn event_kinds(&self) -> Vec<&'static str> {
+    pub(crate) fn event_kinds(&self) -> Vec<&'static str> {
         self.projections.iter().flat_map(|p| &p.events).map(|e| e.event.kind().as_str()).collect()
     }
 
@@ -405,14 +405,14 @@ impl Calls {
     }
 
     /// The projection Postgres would keep: the highest version.
-    pub fn latest(&self) -> Option<&Projection> {
+    pub(crate) fn latest(&self) -> Option<&Projection> {
         self.projections.iter().max_by_key(|p| p.version)
     }
 }
 
 /// A timeline event as the tests read it: its kind, its stored fields and its time.
 #[derive(Debug, Clone)]
-pub struct SeenEvent {
+pub(crate) struct SeenEvent {
     pub kind: &'static str,
     pub data: serde_json::Value,
     pub at: DateTime<Utc>,
@@ -426,27 +426,27 @@ struct Shared {
 
 /// The test's handle on the fakes: script them and read what they were called with.
 #[derive(Clone)]
-pub struct Fakes {
+pub(crate) struct Fakes {
     shared: Arc<Shared>,
 }
 
 impl Fakes {
-    pub fn new(record: InvoiceRecord) -> Self {
+    pub(crate) fn new(record: InvoiceRecord) -> Self {
         Self { shared: Arc::new(Shared { record, calls: Mutex::default() }) }
     }
 
-    pub fn record(&self) -> &InvoiceRecord {
+    pub(crate) fn record(&self) -> &InvoiceRecord {
         &self.shared.record
     }
 
     /// The next `n` emails of `kind` fail permanently (non-retryable).
-    pub fn fail_sends(&self, kind: EmailKind, n: u32) {
+    pub(crate) fn fail_sends(&self, kind: EmailKind, n: u32) {
         self.lock().failures.push((kind, n));
     }
 
     /// A copy of the calls so far: tests read it across awaits without holding the lock the
     /// worker's activities need.
-    pub fn calls(&self) -> Calls {
+    pub(crate) fn calls(&self) -> Calls {
         self.lock().clone()
     }
 
@@ -455,7 +455,7 @@ impl Fakes {
     }
 
     /// Waits until `probe` finds what it looks for in the calls, and returns it.
-    pub async fn wait_for<T>(
+    pub(crate) async fn wait_for<T>(
         &self,
         what: &str,
         probe: impl Fn(&Calls) -> Option<T>,
@@ -475,7 +475,7 @@ impl Fakes {
 }
 
 /// The activities of `InvoiceWorkflow`, faked behind the same contracts as the real ones.
-pub struct FakeActivities {
+pub(crate) struct FakeActivities {
     shared: Arc<Shared>,
 }
 
@@ -491,20 +491,20 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Calls> {
 }
 
 /// Text of the scripted email failure, so tests can find it in the attention reason.
-pub const SCRIPTED_FAILURE: &str = "scripted failure: the mail provider rejected the message";
+pub(crate) const SCRIPTED_FAILURE: &str =
+    "scripted failure: the mail provider rejected the message";
 
 /// Non-retryable, like `permanent()` in the real activities.
 fn permanent(message: &str) -> ActivityError {
     ActivityError::application(ApplicationFailure::builder(message).non_retryable(true).build())
 }
 
-// `#[activities]` also emits a marker constant per activity, for calling it directly; the worker
-// needs none, hence the `allow(dead_code)` on each (the macro copies it onto the marker).
+// `#[activities]` also emits a marker per activity; `invoice_workflow.rs` checks with them that
+// each fake answers under its contract's name.
 #[activities]
 impl FakeActivities {
     #[activity(definition = invoice_workflows::invoice::activities::CreateInvoiceRecord)]
-    #[allow(dead_code)]
-    pub async fn create_invoice_record(
+    pub(crate) async fn create_invoice_record(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: CreateRecordInput,
@@ -514,8 +514,7 @@ impl FakeActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::FinalizeInvoice)]
-    #[allow(dead_code)]
-    pub async fn finalize_invoice(
+    pub(crate) async fn finalize_invoice(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: FinalizeInput,
@@ -526,8 +525,7 @@ impl FakeActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::RenderInvoicePdf)]
-    #[allow(dead_code)]
-    pub async fn render_invoice_pdf(
+    pub(crate) async fn render_invoice_pdf(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: InvoiceRef,
@@ -538,8 +536,7 @@ impl FakeActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::SendInvoiceEmail)]
-    #[allow(dead_code)]
-    pub async fn send_invoice_email(
+    pub(crate) async fn send_invoice_email(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: SendEmailInput,
@@ -565,8 +562,7 @@ impl FakeActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::RecordProjection)]
-    #[allow(dead_code)]
-    pub async fn record_projection(
+    pub(crate) async fn record_projection(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: Projection,

@@ -101,7 +101,7 @@ pub struct Refusal {
     pub message: String,
     /// The code as a typed application failure: the SDK encodes the validator's error with its
     /// source as the failure's cause, which keeps this type where the caller can read it.
-    typed: ApplicationFailure,
+    typed: Box<ApplicationFailure>,
 }
 
 impl Refusal {
@@ -111,7 +111,7 @@ impl Refusal {
             .type_name(code.as_str().to_owned())
             .non_retryable(true)
             .build();
-        Self { code, message, typed }
+        Self { code, message, typed: Box::new(typed) }
     }
 }
 
@@ -129,7 +129,7 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.typed)
+        Some(self.typed.as_ref())
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 /// One request as received.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub method: Method,
     pub path: String,
     pub headers: HeaderMap,
@@ -23,11 +23,11 @@ pub struct Received {
 }
 
 impl Received {
-    pub fn field(&self, key: &str) -> Option<&str> {
+    pub(crate) fn field(&self, key: &str) -> Option<&str> {
         self.form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
@@ -40,13 +40,13 @@ struct Inner {
 }
 
 #[derive(Clone)]
-pub struct FakeStripe {
+pub(crate) struct FakeStripe {
     pub addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
 }
 
 impl FakeStripe {
-    pub async fn start() -> FakeStripe {
+    pub(crate) async fn start() -> FakeStripe {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -56,16 +56,16 @@ impl FakeStripe {
     }
 
     /// The API base to give async-stripe (it appends `/v1/...`).
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
     }
 
     /// From now on, refuse session creation the way Stripe does for a bad request.
-    pub fn refuse_with(&self, message: &str) {
+    pub(crate) fn refuse_with(&self, message: &str) {
         self.inner.lock().unwrap().refuse = Some((
             StatusCode::BAD_REQUEST,
             json!({ "error": {

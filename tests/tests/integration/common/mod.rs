@@ -1,10 +1,8 @@
 //! Test harness: the real router served on a loopback port, over a fresh database per test
 //! (`#[sqlx::test]`), talking to the real Temporal server the harness (`make test`) started.
 
-#![allow(dead_code)]
-
-pub mod fake_stripe;
-pub mod stack;
+pub(crate) mod fake_stripe;
+pub(crate) mod stack;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,18 +12,18 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 /// Where the harness's Temporal dev server listens. Tests fail loudly without one: a test that
 /// silently skipped would prove nothing.
-pub fn temporal_address() -> String {
+pub(crate) fn temporal_address() -> String {
     std::env::var("TEMPORAL_ADDRESS")
         .expect("TEMPORAL_ADDRESS is not set: run the tests with `make test`, which starts a Temporal dev server")
 }
 
 /// A client of the harness's Temporal server, as the binaries connect.
-pub async fn temporal_client() -> temporalio_client::Client {
+pub(crate) async fn temporal_client() -> temporalio_client::Client {
     let settings =
         invoice_service::TemporalSettings::plain(&temporal_address(), "default", "unused").unwrap();
     invoice_service::temporal::connect(&settings, Duration::from_secs(10)).await.unwrap()
@@ -33,7 +31,7 @@ pub async fn temporal_client() -> temporalio_client::Client {
 
 /// The API's configuration in tests: the Temporal server `make test` started, a fresh task
 /// queue, local storage, the local payment provider.
-pub fn test_config() -> Config {
+pub(crate) fn test_config() -> Config {
     Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         database_url: String::new(),
@@ -55,7 +53,7 @@ pub fn test_config() -> Config {
 }
 
 #[derive(Clone)]
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub addr: SocketAddr,
     pub db: PgPool,
     /// The task queue this app starts invoice workflows on (unique per test).
@@ -65,20 +63,19 @@ pub struct TestApp {
 
 /// What an API call answered.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: StatusCode,
-    pub headers: reqwest::header::HeaderMap,
     pub body: Value,
 }
 
 impl Reply {
     /// The `error.code` of an error body.
-    pub fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("<no error code>")
     }
 
     /// Field names of a validation error.
-    pub fn fields(&self) -> Vec<String> {
+    pub(crate) fn fields(&self) -> Vec<String> {
         self.body["error"]["details"]["fields"]
             .as_array()
             .map(|fs| fs.iter().filter_map(|f| f["field"].as_str().map(str::to_owned)).collect())
@@ -88,7 +85,7 @@ impl Reply {
 
 /// A registered user with a session in their personal organisation.
 #[derive(Debug, Clone)]
-pub struct User {
+pub(crate) struct User {
     pub email: String,
     pub password: String,
     pub user_id: String,
@@ -98,12 +95,12 @@ pub struct User {
 }
 
 impl TestApp {
-    pub async fn spawn(db: PgPool) -> TestApp {
+    pub(crate) async fn spawn(db: PgPool) -> TestApp {
         Self::spawn_with(db, |_| {}).await
     }
 
     /// Serves the real router with a configuration the test may adjust.
-    pub async fn spawn_with(db: PgPool, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    pub(crate) async fn spawn_with(db: PgPool, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config();
         adjust(&mut config);
         let state = invoice_api::build_state_on(&config, db.clone()).await.expect("state");
@@ -119,12 +116,12 @@ impl TestApp {
         TestApp { addr, db, task_queue: config.temporal.task_queue.clone(), http }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
 
     /// Sends a request; `body` is sent as JSON when given.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -142,7 +139,7 @@ impl TestApp {
     }
 
     /// Sends raw bytes with the given content type.
-    pub async fn call_raw(
+    pub(crate) async fn call_raw(
         &self,
         method: Method,
         path: &str,
@@ -160,17 +157,16 @@ impl TestApp {
         Self::reply(req.send().await.expect("request sent")).await
     }
 
-    pub async fn get(&self, path: &str, token: &str) -> Reply {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Reply {
         self.call(Method::GET, path, Some(token), None).await
     }
 
-    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+    pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
     async fn reply(res: reqwest::Response) -> Reply {
         let status = res.status();
-        let headers = res.headers().clone();
         let text = res.text().await.unwrap_or_default();
         let body = if text.is_empty() {
             Value::Null
@@ -178,11 +174,11 @@ impl TestApp {
             serde_json::from_str(&text)
                 .unwrap_or_else(|_| panic!("{status}: body is not JSON: {text}"))
         };
-        Reply { status, headers, body }
+        Reply { status, body }
     }
 
     /// Registers a fresh user (and their organisation).
-    pub async fn register(&self, email: &str) -> User {
+    pub(crate) async fn register(&self, email: &str) -> User {
         let password = "SecurePassword123!".to_owned();
         let r = self
             .call(
@@ -205,7 +201,7 @@ impl TestApp {
 
     /// Adds `member` to `owner`'s organisation with `role` and returns a token of `member`
     /// acting in that organisation.
-    pub async fn join(&self, owner: &User, member: &User, role: &str) -> String {
+    pub(crate) async fn join(&self, owner: &User, member: &User, role: &str) -> String {
         let r = self
             .post(
                 "/api/org/members",

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{TestApp, User};
 use invoice_api::config::Config;
 
-pub fn required_env(name: &str) -> String {
+pub(crate) fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run the tests with `make test`, which starts moto (S3, SES) and Temporal")
     })
@@ -37,13 +37,13 @@ fn binary(name: &str) -> PathBuf {
 
 /// A replica of the API: the real binary, as a process of its own, on this stack's database,
 /// Temporal task queue and object store. Stopped (SIGKILL) when dropped.
-pub struct ApiProcess {
+pub(crate) struct ApiProcess {
     pub url: String,
     child: Child,
 }
 
 impl ApiProcess {
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
 }
@@ -63,7 +63,7 @@ fn database_url(db: &PgPool) -> String {
     format!("{server}/{name}")
 }
 
-pub struct Stack {
+pub(crate) struct Stack {
     pub app: TestApp,
     pub bucket: String,
     pub sender: String,
@@ -76,12 +76,12 @@ pub struct Stack {
 
 impl Stack {
     /// Serves the API, creates the bucket and the verified sender in moto, and starts a worker.
-    pub async fn start(db: PgPool) -> Stack {
+    pub(crate) async fn start(db: PgPool) -> Stack {
         Self::start_with(db, |_| {}, &[]).await
     }
 
     /// `start`, with the API's config adjusted and more variables for the worker.
-    pub async fn start_with(
+    pub(crate) async fn start_with(
         db: PgPool,
         adjust: impl FnOnce(&mut Config),
         worker_env: &[(&str, String)],
@@ -149,7 +149,7 @@ impl Stack {
     }
 
     /// Starts a worker process (appending to this stack's worker log).
-    pub fn start_worker(&mut self) {
+    pub(crate) fn start_worker(&mut self) {
         assert!(self.worker.is_none(), "a worker is already running");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let child = Command::new(binary("invoice-worker"))
@@ -167,7 +167,7 @@ impl Stack {
     /// Starts another replica of the API (the real binary, a process of its own) and waits until
     /// it is ready. The in-process API and every replica share the database, the task queue and
     /// the object store, as replicas behind a load balancer do.
-    pub async fn start_api_process(&self) -> ApiProcess {
+    pub(crate) async fn start_api_process(&self) -> ApiProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let url = format!("http://127.0.0.1:{port}");
         let log = self.log.with_extension(format!("api-{port}.log"));
@@ -198,7 +198,7 @@ impl Stack {
 
     /// Starts a new worker if the running one has exited (it aborts on a panic), as a process
     /// manager would.
-    pub fn revive_worker(&mut self) {
+    pub(crate) fn revive_worker(&mut self) {
         if self.worker.as_mut().is_some_and(|w| w.try_wait().ok().flatten().is_some()) {
             self.worker = None;
             self.start_worker();
@@ -206,7 +206,7 @@ impl Stack {
     }
 
     /// SIGKILLs the worker: no graceful shutdown, in-flight activities are simply lost.
-    pub fn kill_worker(&mut self) {
+    pub(crate) fn kill_worker(&mut self) {
         if let Some(mut child) = self.worker.take() {
             child.kill().ok();
             child.wait().ok();
@@ -214,16 +214,16 @@ impl Stack {
     }
 
     /// How many worker processes were started (1 until one died and was replaced).
-    pub fn worker_starts(&self) -> u32 {
+    pub(crate) fn worker_starts(&self) -> u32 {
         self.starts
     }
 
-    pub fn worker_log(&self) -> String {
+    pub(crate) fn worker_log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Polls the invoice until `done` says yes (up to `within`), returning its last state.
-    pub async fn wait_for(
+    pub(crate) async fn wait_for(
         &self,
         user: &User,
         id: &str,
@@ -249,28 +249,28 @@ impl Stack {
         }
     }
 
-    pub async fn wait_for_status(&self, user: &User, id: &str, status: &str) -> Value {
+    pub(crate) async fn wait_for_status(&self, user: &User, id: &str, status: &str) -> Value {
         // Long enough for an activity attempt lost with a killed worker to time out (20 s) and
         // run again.
         self.wait_for(user, id, Duration::from_secs(90), status, |v| v["status"] == status).await
     }
 
     /// Creates an invoice through the API (201 expected).
-    pub async fn create_invoice(&self, user: &User, body: Value) -> Value {
+    pub(crate) async fn create_invoice(&self, user: &User, body: Value) -> Value {
         let r = self.app.post("/api/invoices", &user.access_token, body).await;
         assert_eq!(r.status, 201, "{:#}", r.body);
         r.body
     }
 
     /// The invoice's timeline, oldest first.
-    pub async fn timeline(&self, user: &User, id: &str) -> Vec<Value> {
+    pub(crate) async fn timeline(&self, user: &User, id: &str) -> Vec<Value> {
         let r = self.app.get(&format!("/api/invoices/{id}/timeline"), &user.access_token).await;
         assert_eq!(r.status, 200, "{:#}", r.body);
         r.body.as_array().unwrap().clone()
     }
 
     /// Raw SES messages moto recorded from this stack's sender.
-    pub async fn sent_emails(&self) -> Vec<Value> {
+    pub(crate) async fn sent_emails(&self) -> Vec<Value> {
         let url = format!("{}/moto-api/data.json", required_env("MOTO_ENDPOINT"));
         let data: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
         data["ses"]["RawMessage"]
@@ -284,7 +284,7 @@ impl Stack {
 
     /// The readable text of every email sent (MIME parts decoded from quoted-printable or
     /// base64), one string per email.
-    pub async fn sent_email_texts(&self) -> Vec<String> {
+    pub(crate) async fn sent_email_texts(&self) -> Vec<String> {
         use base64::Engine as _;
         let mut texts = Vec::new();
         for email in self.sent_emails().await {
@@ -303,7 +303,7 @@ impl Stack {
     }
 
     /// Keys of the objects in this stack's bucket.
-    pub async fn objects(&self) -> Vec<String> {
+    pub(crate) async fn objects(&self) -> Vec<String> {
         let ObjectStore::S3(s3) = &self.store else { unreachable!() };
         let listed = s3.client().list_objects_v2().bucket(&self.bucket).send().await.unwrap();
         listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()

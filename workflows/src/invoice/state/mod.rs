@@ -38,7 +38,7 @@ const CHECKOUT_REUSE_MARGIN_MINUTES: i64 = 10;
 /// other: a draft is edited, or finalized, or voided, or deleted; a parked invoice is retried
 /// or voided.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
+pub(super) enum Request {
     None,
     /// A draft edit is being stored; nothing else may happen to the draft meanwhile.
     Edit,
@@ -54,14 +54,14 @@ pub enum Request {
 
 /// An email someone asked for, sent by the main loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub(super) enum Command {
     Resend(Actor),
     RemindNow(Actor),
 }
 
 /// What the draft stage ends with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DraftOutcome {
+pub(super) enum DraftOutcome {
     Finalize,
     Void,
     Discard(ActorRequest),
@@ -69,7 +69,7 @@ pub enum DraftOutcome {
 
 /// What the Pay button gets: the session already open for this amount, or a new one to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckoutPlan {
+pub(super) enum CheckoutPlan {
     Reuse(CheckoutSession),
     Open(CheckoutInput),
 }
@@ -77,13 +77,13 @@ pub enum CheckoutPlan {
 /// Reminders whose time has come: the latest is sent, the earlier ones (missed in an outage)
 /// collapse into it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DueReminder {
+pub(super) struct DueReminder {
     pub latest: ReminderSlot,
     pub collapsed: Vec<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvoiceState {
+pub(super) struct InvoiceState {
     input: InvoiceWorkflowInput,
     record: Option<InvoiceRecord>,
     status: InvoiceStatus,
@@ -123,7 +123,7 @@ pub struct InvoiceState {
 }
 
 impl InvoiceState {
-    pub fn new(input: InvoiceWorkflowInput) -> Self {
+    pub(super) fn new(input: InvoiceWorkflowInput) -> Self {
         Self {
             status: if input.draft { InvoiceStatus::Draft } else { InvoiceStatus::Open },
             request: if input.draft { Request::None } else { Request::Finalize },
@@ -158,50 +158,50 @@ impl InvoiceState {
 
     // ---- reading -------------------------------------------------------------------------
 
-    pub fn input(&self) -> &InvoiceWorkflowInput {
+    pub(super) fn input(&self) -> &InvoiceWorkflowInput {
         &self.input
     }
 
-    pub fn invoice(&self) -> InvoiceRef {
+    pub(super) fn invoice(&self) -> InvoiceRef {
         InvoiceRef { org_id: self.input.org_id, invoice_id: self.input.invoice_id }
     }
 
-    pub fn invoice_id(&self) -> InvoiceId {
+    pub(super) fn invoice_id(&self) -> InvoiceId {
         self.input.invoice_id
     }
 
-    pub fn status(&self) -> InvoiceStatus {
+    pub(super) fn status(&self) -> InvoiceStatus {
         self.status
     }
 
     #[cfg(test)]
-    pub fn request(&self) -> &Request {
+    pub(super) fn request(&self) -> &Request {
         &self.request
     }
 
     #[cfg(test)]
-    pub fn amount_paid(&self) -> i64 {
+    pub(super) fn amount_paid(&self) -> i64 {
         self.amount_paid
     }
 
-    pub fn is_stored(&self) -> bool {
+    pub(super) fn is_stored(&self) -> bool {
         self.record.is_some()
     }
 
-    pub fn is_voiding(&self) -> bool {
+    pub(super) fn is_voiding(&self) -> bool {
         matches!(self.request, Request::Void(_))
     }
 
     /// Version of the last projection.
-    pub fn version(&self) -> u64 {
+    pub(super) fn version(&self) -> u64 {
         self.version
     }
 
-    pub fn wakeups(&self) -> u64 {
+    pub(super) fn wakeups(&self) -> u64 {
         self.wakeups
     }
 
-    pub fn has_pending_payments(&self) -> bool {
+    pub(super) fn has_pending_payments(&self) -> bool {
         !self.pending_payments.is_empty()
     }
 
@@ -214,16 +214,16 @@ impl InvoiceState {
     }
 
     /// The draft stage is over: finalize, void or discard was asked for (and no edit runs).
-    pub fn draft_decided(&self) -> bool {
+    pub(super) fn draft_decided(&self) -> bool {
         matches!(self.request, Request::Finalize | Request::Void(_) | Request::Discard(_))
     }
 
     /// A parked step may go on: retried, or the invoice voided.
-    pub fn parked_decided(&self) -> bool {
+    pub(super) fn parked_decided(&self) -> bool {
         matches!(self.request, Request::Retry | Request::Void(_))
     }
 
-    pub fn view(&self) -> StatusView {
+    pub(super) fn view(&self) -> StatusView {
         StatusView {
             status: self.status,
             number: self.number.clone(),
@@ -264,7 +264,7 @@ impl InvoiceState {
     }
 
     /// The next thing the run does on its own, if anything.
-    pub fn next_action(&self) -> Option<NextAction> {
+    pub(super) fn next_action(&self) -> Option<NextAction> {
         if self.status.is_final()
             || self.sent_at.is_none()
             || self.status == InvoiceStatus::NeedsAttention
@@ -277,7 +277,7 @@ impl InvoiceState {
             .min_by_key(|a| a.at)
     }
 
-    pub fn schedule(&self) -> ScheduleView {
+    pub(super) fn schedule(&self) -> ScheduleView {
         let upcoming = if self.status.is_final() || self.sent_at.is_none() {
             Vec::new()
         } else {
@@ -321,7 +321,7 @@ impl InvoiceState {
     /// The version is at least the workflow time in microseconds, so it keeps growing across
     /// runs: a run that ops reset (a new run of the same id, later in time) wins over every
     /// projection of the run it replaces instead of being ignored as stale.
-    pub fn projection(&mut self, run_id: &str, at: DateTime<Utc>) -> Projection {
+    pub(super) fn projection(&mut self, run_id: &str, at: DateTime<Utc>) -> Projection {
         let micros = u64::try_from(at.timestamp_micros()).unwrap_or(0);
         self.version = (self.version + 1).max(micros);
         Projection {
@@ -346,7 +346,7 @@ impl InvoiceState {
 
     /// The first step stored the invoice (or found it stored, when ops started the run again:
     /// then the run goes on from the money the row already holds).
-    pub fn stored(&mut self, record: InvoiceRecord) {
+    pub(super) fn stored(&mut self, record: InvoiceRecord) {
         let stored = &record.stored;
         self.amount_paid = stored.amount_paid;
         self.seen_events.extend(stored.event_ids.iter().cloned());
@@ -358,29 +358,29 @@ impl InvoiceState {
         }
     }
 
-    pub fn request_finalize(&mut self, actor: Actor, at: DateTime<Utc>) -> StatusView {
+    pub(super) fn request_finalize(&mut self, actor: Actor, at: DateTime<Utc>) -> StatusView {
         self.request = Request::Finalize;
         self.push(actor, TimelineEvent::FinalizeRequested {}, at);
         self.wakeups += 1;
         self.view()
     }
 
-    pub fn begin_edit(&mut self) {
+    pub(super) fn begin_edit(&mut self) {
         self.request = Request::Edit;
     }
 
     /// A draft edit was stored: the new content and totals are the invoice's.
-    pub fn edit_stored(&mut self, record: InvoiceRecord, edit: DraftEdit) {
+    pub(super) fn edit_stored(&mut self, record: InvoiceRecord, edit: DraftEdit) {
         self.record = Some(record);
         self.input.content = edit.content;
         self.input.customer_id = edit.customer_id;
     }
 
-    pub fn edit_failed(&mut self, actor: Actor, reason: String, at: DateTime<Utc>) {
+    pub(super) fn edit_failed(&mut self, actor: Actor, reason: String, at: DateTime<Utc>) {
         self.push(actor, TimelineEvent::EditFailed { reason }, at);
     }
 
-    pub fn end_edit(&mut self) -> StatusView {
+    pub(super) fn end_edit(&mut self) -> StatusView {
         if self.request == Request::Edit {
             self.request = Request::None;
         }
@@ -388,14 +388,14 @@ impl InvoiceState {
         self.view()
     }
 
-    pub fn request_discard(&mut self, req: ActorRequest) -> StatusView {
+    pub(super) fn request_discard(&mut self, req: ActorRequest) -> StatusView {
         self.request = Request::Discard(req);
         self.wakeups += 1;
         self.view()
     }
 
     /// Once [`Self::draft_decided`]: what the draft stage ends with.
-    pub fn leave_draft(&mut self) -> DraftOutcome {
+    pub(super) fn leave_draft(&mut self) -> DraftOutcome {
         match &self.request {
             Request::Discard(req) => DraftOutcome::Discard(req.clone()),
             Request::Void(_) => DraftOutcome::Void,
@@ -410,7 +410,7 @@ impl InvoiceState {
     }
 
     /// The draft was deleted: the run ends with this view.
-    pub fn discarded(&mut self, req: &ActorRequest) -> StatusView {
+    pub(super) fn discarded(&mut self, req: &ActorRequest) -> StatusView {
         self.status = InvoiceStatus::Void;
         let mut view = self.view();
         view.attention_reason = Some(format!("draft deleted by {}", req.actor));
@@ -419,18 +419,18 @@ impl InvoiceState {
 
     // ---- finalization steps --------------------------------------------------------------
 
-    pub fn finalized(&mut self, done: Finalized, at: DateTime<Utc>) {
+    pub(super) fn finalized(&mut self, done: Finalized, at: DateTime<Utc>) {
         self.number = Some(done.number.clone());
         let event = TimelineEvent::Finalized { number: done.number, issue_date: done.issue_date };
         self.push_system(event, at);
     }
 
-    pub fn rendered(&mut self, pdf: RenderedPdf, at: DateTime<Utc>) {
+    pub(super) fn rendered(&mut self, pdf: RenderedPdf, at: DateTime<Utc>) {
         self.pdf_key = Some(pdf.key.clone());
         self.push_system(TimelineEvent::PdfRendered { key: pdf.key, size: pdf.size }, at);
     }
 
-    pub fn invoice_sent(&mut self, sent: SentEmail, at: DateTime<Utc>) {
+    pub(super) fn invoice_sent(&mut self, sent: SentEmail, at: DateTime<Utc>) {
         self.mark_sent(at);
         let event = TimelineEvent::EmailSent {
             kind: EmailKind::Invoice,
@@ -459,7 +459,7 @@ impl InvoiceState {
     }
 
     /// A step failed for good: park the invoice until ops retry it or someone voids it.
-    pub fn step_failed(&mut self, step: Step, reason: String, at: DateTime<Utc>) {
+    pub(super) fn step_failed(&mut self, step: Step, reason: String, at: DateTime<Utc>) {
         self.attention_reason = Some(reason.clone());
         self.status = InvoiceStatus::NeedsAttention;
         if self.request == Request::Retry {
@@ -469,7 +469,7 @@ impl InvoiceState {
     }
 
     /// Ops retried the parked step: it runs again.
-    pub fn retry_started(&mut self) {
+    pub(super) fn retry_started(&mut self) {
         self.attention_reason = None;
         self.request = Request::None;
         // Money may have arrived while it waited (even all of it).
@@ -478,7 +478,7 @@ impl InvoiceState {
 
     // ---- updates -------------------------------------------------------------------------
 
-    pub fn apply_payment(&mut self, p: PaymentRequest, at: DateTime<Utc>) -> PaymentOutcome {
+    pub(super) fn apply_payment(&mut self, p: PaymentRequest, at: DateTime<Utc>) -> PaymentOutcome {
         self.seen_events.insert(p.event_id.clone());
         // A session opened before this payment is for another amount (or already used).
         self.checkout = None;
@@ -507,7 +507,7 @@ impl InvoiceState {
 
     /// Whether a refund leaves a paid invoice paid in full (it returns money paid beyond the
     /// total, such as a provider-confirmed overpayment).
-    pub fn refund_leaves_paid(&self, r: &RefundRequest) -> bool {
+    pub(super) fn refund_leaves_paid(&self, r: &RefundRequest) -> bool {
         let already = self.refunded_by_reference.get(&r.payment_reference).copied().unwrap_or(0);
         self.status == InvoiceStatus::Paid
             && self.amount_paid - (r.total_refunded - already) >= self.total()
@@ -515,7 +515,7 @@ impl InvoiceState {
 
     /// `keep_paid`: a refund that leaves the invoice paid in full keeps it paid (runs started
     /// before the `refund-keeps-paid` patch reopened it as partially paid).
-    pub fn apply_refund(
+    pub(super) fn apply_refund(
         &mut self,
         r: RefundRequest,
         at: DateTime<Utc>,
@@ -568,7 +568,7 @@ impl InvoiceState {
         self.payment_outcome()
     }
 
-    pub fn apply_payment_failure(&mut self, f: PaymentFailure, at: DateTime<Utc>) {
+    pub(super) fn apply_payment_failure(&mut self, f: PaymentFailure, at: DateTime<Utc>) {
         self.seen_events.insert(f.event_id.clone());
         // That session is used up: the next Pay opens a new one.
         self.checkout = None;
@@ -584,7 +584,7 @@ impl InvoiceState {
     /// The session to send the payer to: the open one while it is for the amount due and has
     /// time left, otherwise a new one, whose key is the same for the same state so that a
     /// double click opens one session.
-    pub fn plan_checkout(&mut self, at: DateTime<Utc>) -> CheckoutPlan {
+    pub(super) fn plan_checkout(&mut self, at: DateTime<Utc>) -> CheckoutPlan {
         let due = self.due();
         let margin = chrono::Duration::minutes(CHECKOUT_REUSE_MARGIN_MINUTES);
         if let Some(session) =
@@ -609,7 +609,12 @@ impl InvoiceState {
         })
     }
 
-    pub fn checkout_opened(&mut self, session: &CheckoutSession, actor: Actor, at: DateTime<Utc>) {
+    pub(super) fn checkout_opened(
+        &mut self,
+        session: &CheckoutSession,
+        actor: Actor,
+        at: DateTime<Utc>,
+    ) {
         if self.checkout.as_ref().is_none_or(|c| c.id != session.id) {
             self.checkout = Some(session.clone());
             let event = TimelineEvent::CheckoutStarted {
@@ -621,13 +626,13 @@ impl InvoiceState {
         }
     }
 
-    pub fn checkout_failed(&mut self, reason: String, actor: Actor, at: DateTime<Utc>) {
+    pub(super) fn checkout_failed(&mut self, reason: String, actor: Actor, at: DateTime<Utc>) {
         self.push(actor, TimelineEvent::CheckoutFailed { reason }, at);
     }
 
     /// The client opened the hosted page: counted once per visit and device class. True when
     /// counted.
-    pub fn record_view(&mut self, device: Device, at: DateTime<Utc>) -> bool {
+    pub(super) fn record_view(&mut self, device: Device, at: DateTime<Utc>) -> bool {
         let visit = chrono::Duration::minutes(VIEW_VISIT_MINUTES);
         if self.last_views.get(&device).is_some_and(|last| at - *last < visit) {
             return false;
@@ -638,7 +643,7 @@ impl InvoiceState {
     }
 
     /// The update answers with the invoice as it will be (void); the main loop voids it.
-    pub fn request_void(&mut self, req: ActorRequest) -> StatusView {
+    pub(super) fn request_void(&mut self, req: ActorRequest) -> StatusView {
         self.request = Request::Void(req);
         self.wakeups += 1;
         let mut view = self.view();
@@ -646,13 +651,13 @@ impl InvoiceState {
         view
     }
 
-    pub fn queue(&mut self, command: Command) -> StatusView {
+    pub(super) fn queue(&mut self, command: Command) -> StatusView {
         self.commands.push_back(command);
         self.wakeups += 1;
         self.view()
     }
 
-    pub fn request_retry(&mut self, actor: Actor, at: DateTime<Utc>) -> StatusView {
+    pub(super) fn request_retry(&mut self, actor: Actor, at: DateTime<Utc>) -> StatusView {
         self.request = Request::Retry;
         self.push(actor, TimelineEvent::RetryRequested {}, at);
         self.wakeups += 1;
@@ -662,7 +667,7 @@ impl InvoiceState {
     // ---- waiting for payment -------------------------------------------------------------
 
     /// Voids the invoice if a void was asked for. True when it did.
-    pub fn void_if_requested(&mut self, at: DateTime<Utc>) -> bool {
+    pub(super) fn void_if_requested(&mut self, at: DateTime<Utc>) -> bool {
         let Request::Void(req) = &self.request else { return false };
         let (actor, reason) = (req.actor.clone(), req.reason.clone());
         self.status = InvoiceStatus::Void;
@@ -672,12 +677,12 @@ impl InvoiceState {
         true
     }
 
-    pub fn next_command(&mut self) -> Option<Command> {
+    pub(super) fn next_command(&mut self) -> Option<Command> {
         self.commands.pop_front()
     }
 
     /// The email a command sends, with its key (each command its own).
-    pub fn command_email(&mut self, command: &Command) -> (EmailKind, String) {
+    pub(super) fn command_email(&mut self, command: &Command) -> (EmailKind, String) {
         let invoice = self.input.invoice_id;
         match command {
             Command::Resend(_) => {
@@ -691,7 +696,7 @@ impl InvoiceState {
         }
     }
 
-    pub fn command_sent(&mut self, command: Command, sent: SentEmail, at: DateTime<Utc>) {
+    pub(super) fn command_sent(&mut self, command: Command, sent: SentEmail, at: DateTime<Utc>) {
         let (actor, event) = match command {
             Command::Resend(actor) => (
                 actor,
@@ -717,7 +722,7 @@ impl InvoiceState {
         self.push(actor, event, at);
     }
 
-    pub fn command_failed(&mut self, command: Command, reason: String, at: DateTime<Utc>) {
+    pub(super) fn command_failed(&mut self, command: Command, reason: String, at: DateTime<Utc>) {
         let (actor, kind) = match command {
             Command::Resend(actor) => (actor, EmailKind::Invoice),
             Command::RemindNow(actor) => (actor, EmailKind::Reminder),
@@ -727,7 +732,7 @@ impl InvoiceState {
 
     /// The overdue mark, once its time has come. True when the invoice turned overdue now (a
     /// partially paid invoice keeps that status; only its flag changes).
-    pub fn mark_overdue_if_due(&mut self, now: DateTime<Utc>) -> bool {
+    pub(super) fn mark_overdue_if_due(&mut self, now: DateTime<Utc>) -> bool {
         let due = !self.overdue_marked && self.overdue_at.is_some_and(|at| at <= now);
         if due {
             self.overdue_marked = true;
@@ -741,7 +746,7 @@ impl InvoiceState {
 
     /// Reminders whose time has come. After an outage several slots may have passed: they
     /// collapse into one reminder, so the client never gets a burst.
-    pub fn take_due_reminder(&mut self, now: DateTime<Utc>) -> Option<DueReminder> {
+    pub(super) fn take_due_reminder(&mut self, now: DateTime<Utc>) -> Option<DueReminder> {
         let start = self.reminders_done.min(self.reminders.len());
         let due: Vec<ReminderSlot> =
             self.reminders[start..].iter().take_while(|slot| slot.at <= now).copied().collect();
@@ -753,11 +758,16 @@ impl InvoiceState {
         })
     }
 
-    pub fn reminder_key(&self, reminder: &DueReminder) -> String {
+    pub(super) fn reminder_key(&self, reminder: &DueReminder) -> String {
         keys::reminder(self.input.invoice_id, reminder.latest.offset_days)
     }
 
-    pub fn reminder_sent(&mut self, reminder: DueReminder, sent: SentEmail, at: DateTime<Utc>) {
+    pub(super) fn reminder_sent(
+        &mut self,
+        reminder: DueReminder,
+        sent: SentEmail,
+        at: DateTime<Utc>,
+    ) {
         let event = TimelineEvent::ReminderSent {
             offset_days: Some(reminder.latest.offset_days),
             collapsed: Some(reminder.collapsed),
@@ -769,19 +779,24 @@ impl InvoiceState {
         self.push_system(event, at);
     }
 
-    pub fn reminder_failed(&mut self, reminder: &DueReminder, reason: String, at: DateTime<Utc>) {
+    pub(super) fn reminder_failed(
+        &mut self,
+        reminder: &DueReminder,
+        reason: String,
+        at: DateTime<Utc>,
+    ) {
         let event =
             TimelineEvent::ReminderFailed { offset_days: reminder.latest.offset_days, reason };
         self.push_system(event, at);
     }
 
-    pub fn receipt_sent(&mut self, sent: SentEmail, at: DateTime<Utc>) {
+    pub(super) fn receipt_sent(&mut self, sent: SentEmail, at: DateTime<Utc>) {
         let event =
             TimelineEvent::ReceiptSent { message_id: sent.provider_message_id, to: sent.recipient };
         self.push_system(event, at);
     }
 
-    pub fn receipt_failed(&mut self, reason: String, at: DateTime<Utc>) {
+    pub(super) fn receipt_failed(&mut self, reason: String, at: DateTime<Utc>) {
         self.push_system(TimelineEvent::ReceiptFailed { reason }, at);
     }
 }

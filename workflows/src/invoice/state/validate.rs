@@ -16,7 +16,7 @@ fn refuse(code: RefusalCode, message: impl Into<String>) -> Validation {
 
 impl InvoiceState {
     /// Finalize, edit and delete need a draft that nothing else is happening to.
-    pub fn validate_draft_change(&self, what: &str) -> Validation {
+    pub(crate) fn validate_draft_change(&self, what: &str) -> Validation {
         if self.status == InvoiceStatus::Draft && self.request == Request::None {
             return Ok(());
         }
@@ -34,7 +34,7 @@ impl InvoiceState {
 
     /// New event id, positive, same currency, payable, not being voided, not more than due
     /// (unless a payment provider confirms the money has moved).
-    pub fn validate_payment(&self, p: &PaymentRequest) -> Validation {
+    pub(crate) fn validate_payment(&self, p: &PaymentRequest) -> Validation {
         let Some(record) = &self.record else {
             return refuse(
                 RefusalCode::NotStoredYet,
@@ -82,7 +82,7 @@ impl InvoiceState {
     }
 
     /// New event id, same currency, something new refunded, not more than was paid.
-    pub fn validate_refund(&self, r: &RefundRequest) -> Validation {
+    pub(crate) fn validate_refund(&self, r: &RefundRequest) -> Validation {
         let Some(record) = &self.record else {
             return refuse(
                 RefusalCode::NotStoredYet,
@@ -124,7 +124,7 @@ impl InvoiceState {
         Ok(())
     }
 
-    pub fn validate_payment_failure(&self, f: &PaymentFailure) -> Validation {
+    pub(crate) fn validate_payment_failure(&self, f: &PaymentFailure) -> Validation {
         if self.seen_events.contains(&f.event_id) {
             return refuse(
                 RefusalCode::DuplicateEvent,
@@ -135,7 +135,7 @@ impl InvoiceState {
     }
 
     /// Something is due on a finalized invoice that is not being voided.
-    pub fn validate_checkout(&self) -> Validation {
+    pub(crate) fn validate_checkout(&self) -> Validation {
         if self.number.is_none() || self.status.is_final() || self.is_voiding() || self.due() <= 0 {
             return refuse(
                 RefusalCode::NothingDue,
@@ -146,7 +146,7 @@ impl InvoiceState {
     }
 
     /// Not settled, not being voided or edited, and no money on it.
-    pub fn validate_void(&self) -> Validation {
+    pub(crate) fn validate_void(&self) -> Validation {
         if self.request == Request::Edit {
             return refuse(RefusalCode::BeingEdited, "cannot void a draft while it is edited");
         }
@@ -167,7 +167,7 @@ impl InvoiceState {
     }
 
     /// Resend and remind need an invoice that went out and is not settled.
-    pub fn validate_sendable(&self, what: &str) -> Validation {
+    pub(crate) fn validate_sendable(&self, what: &str) -> Validation {
         if self.sent_at.is_none() || self.status.is_final() || self.is_voiding() {
             return refuse(
                 RefusalCode::NotSendable,
@@ -180,7 +180,7 @@ impl InvoiceState {
         Ok(())
     }
 
-    pub fn validate_retry(&self) -> Validation {
+    pub(crate) fn validate_retry(&self) -> Validation {
         if self.is_voiding() {
             return refuse(RefusalCode::BeingVoided, "the invoice is being voided");
         }
