@@ -238,3 +238,15 @@ sqlx_prepare() {
     cargo-sqlx sqlx prepare --workspace "$@" -- --workspace --all-targets --locked
   psql -q "$base/postgres" -c "DROP DATABASE $db" >/dev/null
 }
+
+# Makes the workspace's own crates compile through clippy with every warning an error, in
+# whatever cargo command follows (build, test, nextest): `cargo clippy`'s mechanism, minus its
+# separate check-mode compilation of the whole dependency tree. Builds that set this and builds
+# that do not (make dev, make bench) share the dependencies; only the workspace's crates differ.
+export_clippy_build() {
+  local driver
+  driver="$(rustc --print sysroot)/bin/clippy-driver"
+  [ -x "$driver" ] || die "clippy is not installed (rustup component add clippy)"
+  export RUSTC_WORKSPACE_WRAPPER="$driver"
+  export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+}

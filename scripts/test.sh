@@ -1,16 +1,44 @@
 #!/usr/bin/env bash
 # `make test`: every test of the project against real services started here on free loopback
 # ports (a Temporal dev server in memory, moto for S3 and SES, the maildump mail catcher; the
-# local Postgres), stopped again on exit: lints, the web app's unit tests, the Rust tests, the
-# API fuzzed against its OpenAPI document (schemathesis), the web app end to end in headless
-# Chromium against the real API and worker binaries, and a short chaos run (scripts/chaos.sh).
+# local Postgres), stopped again on exit: formatting, one build of the workspace that is also
+# its clippy run and its sqlx query check, the web app's checks, the Rust tests, the API fuzzed
+# against its OpenAPI document (schemathesis), the web app end to end in headless Chromium
+# against the real API and worker binaries, and a short chaos run (scripts/chaos.sh). Prints
+# each phase's duration at the end.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
+# Phases and their durations, printed when the run ends (passed or not).
+phase_names=()
+phase_seconds=()
+phase_started=$SECONDS
+phase_name=""
+phase() {
+  if [ -n "$phase_name" ]; then
+    phase_names+=("$phase_name")
+    phase_seconds+=($((SECONDS - phase_started)))
+  fi
+  phase_name="$1"
+  phase_started=$SECONDS
+  [ -n "$1" ] && say "$1"
+}
+report_phases() {
+  phase ""
+  printf '\n\033[1;34m==>\033[0m make test phases\n' >&2
+  for i in "${!phase_names[@]}"; do
+    printf '  %-58s %4d s\n' "${phase_names[$i]}" "${phase_seconds[$i]}" >&2
+  done
+  printf '  %-58s %4d s\n' "total" "$SECONDS" >&2
+}
+
+phase "setting up (Python tools, Postgres, sqlx-cli, the web app's packages)"
 ensure_venv
 # sqlx::test creates a fresh database per test on this server.
 export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 ensure_postgres "$DATABASE_URL"
+ensure_sqlx_cli
+ensure_frontend
 
 logs="$ROOT/target/test-services"
 mkdir -p "$logs"
@@ -18,10 +46,10 @@ pids=()
 stop_services() {
   for ((i=${#pids[@]}-1; i>=0; i--)); do stop_pid "${pids[$i]}"; done
 }
-trap stop_services EXIT
+trap 'stop_services; report_phases' EXIT
 
+phase "starting Temporal (dev server in memory), moto (S3, SES) and maildump"
 temporal_port=$(free_port)
-say "starting a Temporal dev server on 127.0.0.1:$temporal_port (in memory)"
 start_temporal "$temporal_port" 0 "" "$logs/temporal.log"
 pids+=("$TEMPORAL_PID")
 export TEMPORAL_ADDRESS="http://127.0.0.1:$temporal_port"
@@ -30,7 +58,6 @@ export TEMPORAL_TEST_SERVER="$VENV/bin/temporal-test-server"
 # S3 and SES for the storage and email tests. The credentials are dummies moto accepts; turning
 # off the instance metadata lookup keeps the AWS SDK from ever probing beyond loopback.
 moto_port=$(free_port)
-say "starting moto (S3, SES) on 127.0.0.1:$moto_port"
 start_moto "$moto_port" "$logs/moto.log"
 pids+=("$MOTO_PID")
 export MOTO_ENDPOINT="http://127.0.0.1:$moto_port"
@@ -42,31 +69,40 @@ unset AWS_PROFILE AWS_SESSION_TOKEN
 smtp_port=$(free_port)
 maildump_port=$(free_port)
 while [ "$maildump_port" = "$smtp_port" ]; do maildump_port=$(free_port); done
-say "starting maildump on 127.0.0.1:$smtp_port (SMTP) and :$maildump_port (API)"
 start_maildump "$smtp_port" "$maildump_port" "$logs/maildump.log"
 pids+=("$MAILDUMP_PID")
 export SMTP_TEST_URL="smtp://127.0.0.1:$smtp_port"
 export MAILDUMP_API_URL="http://127.0.0.1:$maildump_port"
 
-say "checking formatting and lints"
+phase "checking formatting (cargo fmt)"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
 
-say "checking and unit-testing the web app (tsc, Vitest)"
-ensure_frontend
-(cd frontend && npm run --silent typecheck && npm run --silent test)
+# One compilation of the workspace serves three checks: clippy runs inside it as the compiler
+# of the workspace's own crates (RUSTC_WORKSPACE_WRAPPER, as `cargo clippy` does, but building
+# rather than only checking), and it is `cargo sqlx prepare --check`'s compilation (which
+# compares the queries it sees with .sqlx/). Every later cargo call of this run, the fuzzing,
+# browser and chaos scripts' included, inherits the wrapper and finds everything built.
+phase "building everything with clippy (-D warnings) and checking .sqlx/ (cargo sqlx prepare --check)"
+export_clippy_build
+sqlx_prepare --check
 
-say "running the Rust tests"
+phase "checking and unit-testing the web app (tsc, ESLint, Vitest)"
+(cd frontend && npm run --silent typecheck && npm run --silent lint && npm run --silent test)
+
+phase "running the Rust tests (cargo nextest)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else
   cargo test --workspace --locked --no-fail-fast
 fi
 
-# The API fuzzed with schemathesis against its own OpenAPI document, on the real binaries.
-bash "$ROOT/scripts/fuzz.sh"
-# The web app end to end in Chromium against the real binaries and the services above.
+phase "fuzzing the API against its OpenAPI document (schemathesis)"
+FUZZ_SKIP_BUILD=1 bash "$ROOT/scripts/fuzz.sh"
+
+phase "the web app end to end in Chromium"
 bash "$ROOT/scripts/e2e.sh"
-# A short `make chaos`: 100 invoices while the worker, the API and Temporal are killed.
+
+phase "a short chaos run: 100 invoices while the worker, the API and Temporal are killed"
 CHAOS_INVOICES="${CHAOS_INVOICES:-100}" bash "$ROOT/scripts/chaos.sh"
+phase ""
 say "all tests passed (screenshots of the main screens: test-artifacts/screenshots/)"
