@@ -113,6 +113,50 @@ fn api_never_depends_on_activities_or_worker() {
     }
 }
 
+/// The features a production build of a binary compiles a workspace crate with, from
+/// `cargo tree -e features` (normal dependencies only: what `cargo build -p <binary>` builds).
+fn production_features(binary: &str, of: &str) -> Vec<String> {
+    let out = Command::new(env!("CARGO"))
+        .args(["tree", "--offline", "-e", "features,normal", "--prefix", "none", "-p", binary])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo tree");
+    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    let prefix = format!("{of} feature \"");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix)?.split('"').next().map(str::to_owned))
+        .collect()
+}
+
+/// The development tools (demo data, fault injection, `PingWorkflow`) stay out of the
+/// binaries' production builds: their worker registers the invoice workflow alone.
+#[test]
+fn production_builds_carry_no_development_tools() {
+    for binary in ["invoice-api", "invoice-worker"] {
+        for crate_name in [binary, "invoice-workflows", "invoice-activities"] {
+            let features = production_features(binary, crate_name);
+            assert!(
+                !features.iter().any(|f| f == "dev-tools"),
+                "a production build of {binary} compiles {crate_name} with dev-tools"
+            );
+        }
+    }
+}
+
+/// Tokens are HS256 alone: no other signature algorithm is compiled in (jsonwebtoken's own
+/// backends bring RSA, whose crate carries an unfixed advisory).
+#[test]
+fn the_api_compiles_no_other_signature_algorithm() {
+    for dep in all_dependencies("invoice-api") {
+        assert!(
+            !["rsa", "p256", "p384", "ed25519-dalek", "aws-lc-rs"].contains(&dep.as_str()),
+            "invoice-api pulls in {dep}"
+        );
+    }
+}
+
 /// The web app's API types are generated from `frontend/openapi.json`; it must be the document
 /// the API serves, or the app is type-checked against a contract that no longer exists.
 #[test]

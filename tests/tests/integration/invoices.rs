@@ -63,6 +63,16 @@ fn count(events: &[Value], kind: &str) -> usize {
     events.iter().filter(|e| e["kind"] == kind).count()
 }
 
+/// Terminates a workflow run, as an operator's mistake or a bad deploy would end it.
+async fn terminate(workflow_id: &str) {
+    crate::common::temporal_client()
+        .await
+        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id)
+        .terminate(temporalio_client::WorkflowTerminateOptions::builder().reason("test").build())
+        .await
+        .unwrap();
+}
+
 #[sqlx::test(migrator = "invoice_api::MIGRATOR")]
 async fn seed_sample_is_numbered_rendered_stored_and_emailed_once(db: PgPool) {
     let stack = Stack::start(db).await;
@@ -630,12 +640,7 @@ async fn a_terminated_run_is_listed_and_reset_by_ops_retry(db: PgPool) {
     let workflow_id = draft["workflowId"].as_str().unwrap().to_owned();
 
     // Someone terminates the run (an operator mistake, a bad deploy): the draft is stuck.
-    let client = crate::common::temporal_client().await;
-    client
-        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(&workflow_id)
-        .terminate(temporalio_client::WorkflowTerminateOptions::builder().reason("test").build())
-        .await
-        .unwrap();
+    terminate(&workflow_id).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let r = stack.app.get("/api/ops/workflows?state=failed", &user.access_token).await;
@@ -690,13 +695,7 @@ async fn a_reset_run_keeps_the_money_already_paid(db: PgPool) {
     assert_eq!((r.status, r.body["amountPaid"].as_i64()), (StatusCode::OK, Some(100_000)));
 
     // The run is terminated, then reset by ops.
-    let client = crate::common::temporal_client().await;
-    let workflow_id = invoice["workflowId"].as_str().unwrap().to_owned();
-    client
-        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(&workflow_id)
-        .terminate(temporalio_client::WorkflowTerminateOptions::builder().reason("test").build())
-        .await
-        .unwrap();
+    terminate(invoice["workflowId"].as_str().unwrap()).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let r =

@@ -5,7 +5,7 @@
 use invoice_domain::InvoiceStatus;
 
 use super::{InvoiceState, Request};
-use crate::invoice::messages::{PaymentFailure, PaymentRequest, RefundRequest};
+use crate::invoice::messages::{InvoiceRecord, PaymentFailure, PaymentRequest, RefundRequest};
 use crate::invoice::refusal::{Refusal, RefusalCode};
 
 type Validation = Result<(), Refusal>;
@@ -15,6 +15,23 @@ fn refuse(code: RefusalCode, message: impl Into<String>) -> Validation {
 }
 
 impl InvoiceState {
+    /// The stored invoice, and an event id not seen before: what every money update needs.
+    fn stored_record_and_new(&self, event_id: &str) -> Result<&InvoiceRecord, Refusal> {
+        let Some(record) = &self.record else {
+            return Err(Refusal::new(
+                RefusalCode::NotStoredYet,
+                "the invoice is still being stored; try again in a moment",
+            ));
+        };
+        if self.seen_events.contains(event_id) {
+            return Err(Refusal::new(
+                RefusalCode::DuplicateEvent,
+                format!("duplicate payment event {event_id}"),
+            ));
+        }
+        Ok(record)
+    }
+
     /// Finalize, edit and delete need a draft that nothing else is happening to.
     pub(crate) fn validate_draft_change(&self, what: &str) -> Validation {
         if self.status == InvoiceStatus::Draft && self.request == Request::None {
@@ -35,18 +52,7 @@ impl InvoiceState {
     /// New event id, positive, same currency, payable, not being voided, not more than due
     /// (unless a payment provider confirms the money has moved).
     pub(crate) fn validate_payment(&self, p: &PaymentRequest) -> Validation {
-        let Some(record) = &self.record else {
-            return refuse(
-                RefusalCode::NotStoredYet,
-                "the invoice is still being stored; try again in a moment",
-            );
-        };
-        if self.seen_events.contains(&p.event_id) {
-            return refuse(
-                RefusalCode::DuplicateEvent,
-                format!("duplicate payment event {}", p.event_id),
-            );
-        }
+        let record = self.stored_record_and_new(&p.event_id)?;
         if p.amount <= 0 {
             return refuse(RefusalCode::InvalidAmount, "a payment amount must be positive");
         }
@@ -83,18 +89,7 @@ impl InvoiceState {
 
     /// New event id, same currency, something new refunded, not more than was paid.
     pub(crate) fn validate_refund(&self, r: &RefundRequest) -> Validation {
-        let Some(record) = &self.record else {
-            return refuse(
-                RefusalCode::NotStoredYet,
-                "the invoice is still being stored; try again in a moment",
-            );
-        };
-        if self.seen_events.contains(&r.event_id) {
-            return refuse(
-                RefusalCode::DuplicateEvent,
-                format!("duplicate payment event {}", r.event_id),
-            );
-        }
+        let record = self.stored_record_and_new(&r.event_id)?;
         if record.currency != r.currency {
             return refuse(
                 RefusalCode::CurrencyMismatch,
