@@ -11,8 +11,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::create::{CreateInvoice, CreateLine, resolve_customer, validate};
-use super::read::{InvoiceView, fetch_invoice};
+use super::content::{CreateInvoice, CreateLine, resolve_customer, validate};
+use super::view::{InvoiceView, fetch_invoice};
 use crate::auth::{Auth, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path};

@@ -3,10 +3,12 @@
 //! workflow's activities keep current.
 
 mod actions;
+mod content;
 mod create;
 mod edit;
 mod pdf;
 mod read;
+mod view;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,7 +17,8 @@ use crate::state::AppState;
 
 #[cfg(feature = "dev-tools")]
 pub(crate) use create::start_invoice;
-pub use read::{InvoiceView, ListParams, ListQuery, list_query};
+pub use read::{ListParams, ListQuery, list_query};
+pub use view::InvoiceView;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

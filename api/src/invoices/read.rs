@@ -3,88 +3,17 @@
 
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
-use invoice_domain::{InvoiceStatus, PaymentMethod, TimelineKind};
-use invoice_workflows::invoice::messages::NextAction;
+use invoice_domain::TimelineKind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::view::{InvoiceRow, InvoiceView, fetch_invoice, stored};
 use crate::auth::{Auth, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldErrors};
 use crate::extract::{Json, Path, Query};
 use crate::pagination::{self, Page};
 use crate::state::AppState;
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct InvoiceLineView {
-    pub description: String,
-    /// Decimal as text, e.g. `1.5`.
-    pub quantity: String,
-    /// Minor units.
-    pub unit_price: i64,
-    pub amount: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PaymentView {
-    pub id: Uuid,
-    /// Minor units; negative for a refund.
-    pub amount: i64,
-    pub currency: String,
-    pub method: PaymentMethod,
-    pub reference: Option<String>,
-    pub paid_at: DateTime<Utc>,
-}
-
-/// An invoice. Money is in minor units of `currency` (cents for USD, yen for JPY).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct InvoiceView {
-    pub id: Uuid,
-    pub number: Option<String>,
-    pub status: InvoiceStatus,
-    pub customer_id: Uuid,
-    pub client_name: String,
-    pub client_email: Option<String>,
-    pub currency: String,
-    pub issue_date: Option<NaiveDate>,
-    pub due_date: NaiveDate,
-    /// Percent.
-    pub tax_rate: String,
-    /// Percent.
-    pub discount_rate: String,
-    pub subtotal: i64,
-    pub discount_total: i64,
-    pub tax_total: i64,
-    pub total: i64,
-    pub amount_paid: i64,
-    pub amount_due: i64,
-    pub notes: Option<String>,
-    pub reference: Option<String>,
-    /// Why the invoice needs attention, when it does.
-    pub attention_reason: Option<String>,
-    /// The next thing the workflow does by itself.
-    pub next_action: Option<NextAction>,
-    pub has_pdf: bool,
-    /// `GET` this for the PDF once it is rendered.
-    pub pdf_url: Option<String>,
-    /// The client's page for this invoice (`/i/<token>`, on the API's public address): view,
-    /// download, pay. Set once finalized; gone when voided.
-    pub hosted_path: Option<String>,
-    pub workflow_id: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub paid_at: Option<DateTime<Utc>>,
-    pub voided_at: Option<DateTime<Utc>>,
-    /// In `GET /api/invoices/{id}` only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lines: Option<Vec<InvoiceLineView>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payments: Option<Vec<PaymentView>>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -96,81 +25,6 @@ pub(super) struct TimelineEntry {
     /// The event's fields (camelCase), by `kind`.
     pub data: serde_json::Value,
     pub at: DateTime<Utc>,
-}
-
-/// The invoice with its lines and payments, or `None`.
-pub(super) async fn fetch_invoice(
-    state: &AppState,
-    org_id: Uuid,
-    id: Uuid,
-) -> ApiResult<Option<InvoiceView>> {
-    let row = sqlx::query_as!(
-        ListRow,
-        r#"SELECT id, number, status, customer_id, client_name, client_email, currency, issue_date, due_date,
-                  tax_rate::text AS "tax_rate!", discount_rate::text AS "discount_rate!", subtotal, discount_total,
-                  tax_total, total, amount_paid, amount_due AS "amount_due!", notes, reference, attention_reason,
-                  next_action, pdf_key, public_token, workflow_id, created_at, updated_at, sent_at, paid_at,
-                  voided_at, '' AS "sort_value!"
-           FROM invoices WHERE org_id = $1 AND id = $2"#,
-        org_id,
-        id
-    )
-    .fetch_optional(&state.db)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let lines = sqlx::query!(
-        r#"SELECT description, quantity::text AS "quantity!", unit_price, amount
-           FROM invoice_lines WHERE invoice_id = $1 ORDER BY position"#,
-        id
-    )
-    .fetch_all(&state.db)
-    .await?
-    .into_iter()
-    .map(|l| InvoiceLineView {
-        description: l.description,
-        quantity: trim(&l.quantity),
-        unit_price: l.unit_price,
-        amount: l.amount,
-    })
-    .collect();
-    let payments = sqlx::query!(
-        "SELECT id, amount, currency, method, reference, paid_at FROM payments
-         WHERE org_id = $1 AND invoice_id = $2 ORDER BY paid_at, id",
-        org_id,
-        id
-    )
-    .fetch_all(&state.db)
-    .await?
-    .into_iter()
-    .map(|p| {
-        Ok(PaymentView {
-            id: p.id,
-            amount: p.amount,
-            currency: p.currency,
-            method: stored(PaymentMethod::parse(&p.method), "payment method", &p.method)?,
-            reference: p.reference,
-            paid_at: p.paid_at,
-        })
-    })
-    .collect::<ApiResult<_>>()?;
-    let mut invoice = r.into_view()?;
-    invoice.lines = Some(lines);
-    invoice.payments = Some(payments);
-    Ok(Some(invoice))
-}
-
-/// A name read back from a column its writers only fill with known values.
-fn stored<T>(parsed: Option<T>, what: &str, value: &str) -> ApiResult<T> {
-    parsed.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("stored {what} {value:?} is unknown")))
-}
-
-/// `10.0000` -> `10`.
-fn trim(s: &str) -> String {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s.to_owned()
-    }
 }
 
 /// One invoice with its lines, payments, amount due and next scheduled action.
@@ -230,82 +84,6 @@ struct Cursor {
     sort: String,
     value: String,
     id: Uuid,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct ListRow {
-    id: Uuid,
-    number: Option<String>,
-    status: String,
-    customer_id: Uuid,
-    client_name: String,
-    client_email: Option<String>,
-    currency: String,
-    issue_date: Option<NaiveDate>,
-    due_date: NaiveDate,
-    tax_rate: String,
-    discount_rate: String,
-    subtotal: i64,
-    discount_total: i64,
-    tax_total: i64,
-    total: i64,
-    amount_paid: i64,
-    amount_due: i64,
-    notes: Option<String>,
-    reference: Option<String>,
-    attention_reason: Option<String>,
-    next_action: Option<serde_json::Value>,
-    pdf_key: Option<String>,
-    public_token: Option<String>,
-    workflow_id: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    sent_at: Option<DateTime<Utc>>,
-    paid_at: Option<DateTime<Utc>>,
-    voided_at: Option<DateTime<Utc>>,
-    sort_value: String,
-}
-
-impl ListRow {
-    fn into_view(self) -> ApiResult<InvoiceView> {
-        let status = stored(InvoiceStatus::parse(&self.status), "invoice status", &self.status)?;
-        // Written by the workflow from `NextAction`; a row it never wrote has none.
-        let next_action = self.next_action.and_then(|v| serde_json::from_value(v).ok());
-        Ok(InvoiceView {
-            pdf_url: self.pdf_key.as_ref().map(|_| format!("/api/invoices/{}/pdf", self.id)),
-            hosted_path: self.public_token.as_ref().map(|t| format!("/i/{t}")),
-            id: self.id,
-            number: self.number,
-            status,
-            customer_id: self.customer_id,
-            client_name: self.client_name,
-            client_email: self.client_email,
-            currency: self.currency,
-            issue_date: self.issue_date,
-            due_date: self.due_date,
-            tax_rate: trim(&self.tax_rate),
-            discount_rate: trim(&self.discount_rate),
-            subtotal: self.subtotal,
-            discount_total: self.discount_total,
-            tax_total: self.tax_total,
-            total: self.total,
-            amount_paid: self.amount_paid,
-            amount_due: self.amount_due,
-            notes: self.notes,
-            reference: self.reference,
-            attention_reason: self.attention_reason,
-            next_action,
-            has_pdf: self.pdf_key.is_some(),
-            workflow_id: self.workflow_id,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            sent_at: self.sent_at,
-            paid_at: self.paid_at,
-            voided_at: self.voided_at,
-            lines: None,
-            payments: None,
-        })
-    }
 }
 
 /// The validated SQL of a list request, ready to run.
@@ -432,7 +210,7 @@ pub(super) async fn list_invoices(
 ) -> ApiResult<Json<Page<InvoiceView>>> {
     auth.require(Role::Viewer)?;
     let ListQuery { mut sql, sort, limit, after } = list_query(auth.org_id, &p)?;
-    let mut rows: Vec<ListRow> =
+    let mut rows: Vec<InvoiceRow> =
         sql.build_query_as().fetch_all(&state.db).await.map_err(|e| match &e {
             // A hand-made cursor whose value does not cast (SQLSTATE class 22: data exception).
             sqlx::Error::Database(db)
@@ -454,7 +232,7 @@ pub(super) async fn list_invoices(
     } else {
         None
     };
-    let items = rows.into_iter().map(ListRow::into_view).collect::<ApiResult<_>>()?;
+    let items = rows.into_iter().map(InvoiceRow::into_view).collect::<ApiResult<_>>()?;
     Ok(Json(Page { items, next_cursor }))
 }
 

@@ -3,8 +3,10 @@
 //! brings the provider's payment events to the invoice's workflow.
 
 pub mod device;
+mod events;
 mod hosted;
 mod page;
+mod public;
 pub mod signature;
 mod test_checkout;
 mod webhook;
@@ -16,8 +18,8 @@ use secrecy::SecretString;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use events::WebhookAck;
 pub use hosted::{CheckoutStarted, ViewThrottle};
-pub use webhook::WebhookAck;
 
 use crate::config::PaymentsConfig;
 use crate::state::AppState;

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use invoice_domain::{Currency, format_amount};
 use serde_json::Value;
 
-use super::hosted::HostedInvoice;
+use super::public::HostedInvoice;
 
 /// A banner above the invoice.
 #[derive(Debug, Clone)]
@@ -301,7 +301,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::payments::hosted::{HostedLine, HostedPayment};
+    use crate::payments::public::{HostedLine, HostedPayment};
 
     const TOKEN: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
     /// Typed by someone else: markup, both quotes and an ampersand.

@@ -12,8 +12,8 @@ use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::hosted::{self, html, not_found};
-use super::{page, signature, webhook};
+use super::public::{self, html, not_found};
+use super::{events, page, signature};
 use crate::error::ApiResult;
 use crate::state::AppState;
 
@@ -43,7 +43,7 @@ pub(super) async fn show(
     if !state.payments.is_local() || !is_local_session(&query.session) {
         return Ok(not_found());
     }
-    let Some(invoice) = hosted::load(&state, &token).await? else { return Ok(not_found()) };
+    let Some(invoice) = public::load(&state, &token).await? else { return Ok(not_found()) };
     if !invoice.payable() {
         return Ok(Redirect::to(&format!("/i/{token}")).into_response());
     }
@@ -58,7 +58,7 @@ pub(super) async fn complete(
     if !state.payments.is_local() || !is_local_session(&form.session) {
         return Ok(not_found());
     }
-    let Some(invoice) = hosted::load(&state, &token).await? else { return Ok(not_found()) };
+    let Some(invoice) = public::load(&state, &token).await? else { return Ok(not_found()) };
     let (kind, payment_status, back) = match form.outcome.as_str() {
         "pay" => ("checkout.session.completed", "paid", "success"),
         "fail" => ("checkout.session.async_payment_failed", "unpaid", "failed"),
@@ -109,6 +109,6 @@ pub(super) async fn complete(
     let body = serde_json::to_vec(&event).map_err(anyhow::Error::from)?;
     let secret = state.payments.webhook_secret.expose_secret().to_owned();
     let header = signature::sign(&body, &secret, now);
-    webhook::receive(&state, Some(&header), &body).await?;
+    events::receive(&state, Some(&header), &body).await?;
     Ok(Redirect::to(&format!("{page_url}?checkout={back}")).into_response())
 }
