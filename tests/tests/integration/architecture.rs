@@ -4,56 +4,36 @@
 
 use std::process::Command;
 
-/// Direct normal dependencies of a workspace crate, from `cargo tree`.
-fn direct_dependencies(package: &str) -> Vec<String> {
+/// The lines of `cargo tree` for a workspace crate, with `args`.
+fn cargo_tree(package: &str, args: &[&str]) -> Vec<String> {
     let out = Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "--offline",
-            "-e",
-            "normal",
-            "--depth",
-            "1",
-            "--prefix",
-            "none",
-            "-p",
-            package,
-        ])
+        .args(["tree", "--offline", "--prefix", "none", "-p", package])
+        .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo tree");
     assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
+    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+}
+
+/// The crates of `cargo tree`'s normal dependencies with `args`, the crate itself left out.
+fn dependencies(package: &str, args: &[&str]) -> Vec<String> {
+    let args = [&["-e", "normal"][..], args].concat();
+    cargo_tree(package, &args)
+        .iter()
         .skip(1)
         .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
         .collect()
 }
 
+/// Direct normal dependencies of a workspace crate.
+fn direct_dependencies(package: &str) -> Vec<String> {
+    dependencies(package, &["--depth", "1"])
+}
+
 /// Every crate in the normal dependency graph of a workspace crate.
 fn all_dependencies(package: &str) -> Vec<String> {
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "--offline",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-            "--no-dedupe",
-            "-p",
-            package,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run cargo tree");
-    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-        .collect()
+    dependencies(package, &["--no-dedupe"])
 }
 
 const FORBIDDEN_DIRECT: &[&str] = &[
@@ -116,16 +96,9 @@ fn api_never_depends_on_activities_or_worker() {
 /// The features a production build of a binary compiles a workspace crate with, from
 /// `cargo tree -e features` (normal dependencies only: what `cargo build -p <binary>` builds).
 fn production_features(binary: &str, of: &str) -> Vec<String> {
-    let out = Command::new(env!("CARGO"))
-        .args(["tree", "--offline", "-e", "features,normal", "--prefix", "none", "-p", binary])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run cargo tree");
-    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
     let prefix = format!("{of} feature \"");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
+    cargo_tree(binary, &["-e", "features,normal"])
+        .iter()
         .filter_map(|l| l.strip_prefix(&prefix)?.split('"').next().map(str::to_owned))
         .collect()
 }
