@@ -13,7 +13,7 @@ use invoice_workflows::invoice::activities::{
     CreateRecordInput, FinalizeInput, Finalized, InvoiceRef, UpdateDraftInput,
 };
 use invoice_workflows::invoice::messages::{
-    InvoiceContent, InvoiceRecord, Projection, StoredPayments,
+    InvoiceContent, InvoiceRecord, LineContent, Projection, StoredInvoice, StoredPayments,
 };
 use invoice_workflows::invoice::schedule;
 use serde_json::json;
@@ -52,6 +52,7 @@ impl BilledCustomer {
             time_zone: self.time_zone,
             reminder_offsets: self.reminder_offsets,
             stored: StoredPayments::default(),
+            existing: None,
         }
     }
 }
@@ -128,17 +129,74 @@ pub async fn create(db: &PgPool, req: &CreateRecordInput) -> Result<InvoiceRecor
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    let mut record = customer.record(content, &totals);
-    if inserted == 1 {
+    let record = if inserted == 1 {
         insert_lines(&mut tx, org_id, invoice_id, content, &amounts).await?;
         let created = TimelineEvent::Created { status, total: totals.total };
         append_event(&mut tx, org_id, invoice_id, &input.actor, &created, req.at, "created")
             .await?;
+        customer.record(content, &totals)
     } else {
+        // An earlier run stored it (ops reset that run): go on from the row as it is now,
+        // edited, finalized and paid as it may be, not from this run's start input.
+        let existing = stored_invoice(&mut tx, org_id, invoice_id).await?;
+        let customer = billed_customer(&mut tx, org_id, existing.customer_id.uuid()).await?;
+        let (_, totals) = totals_of(&existing.content)?;
+        let mut record = customer.record(&existing.content, &totals);
         record.stored = stored_payments(&mut tx, invoice_id).await?;
-    }
+        record.existing = Some(existing);
+        record
+    };
     tx.commit().await?;
     Ok(record)
+}
+
+/// The invoice row as it is: its status, customer and content.
+async fn stored_invoice(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    invoice_id: Uuid,
+) -> Result<StoredInvoice, RecordError> {
+    let row = sqlx::query!(
+        r#"SELECT status, customer_id, currency, issue_date, due_date, tax_rate::text AS "tax_rate!",
+                  discount_rate::text AS "discount_rate!", notes, reference
+           FROM invoices WHERE org_id = $1 AND id = $2"#,
+        org_id,
+        invoice_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let lines = sqlx::query!(
+        r#"SELECT description, quantity::text AS "quantity!", unit_price
+           FROM invoice_lines WHERE invoice_id = $1 ORDER BY position"#,
+        invoice_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let bad = |what: &str, value: &str| RecordError::Permanent(format!("stored {what} {value:?}"));
+    let decimal = |what: &str, value: &str| value.parse::<Decimal4>().map_err(|_| bad(what, value));
+    Ok(StoredInvoice {
+        status: InvoiceStatus::parse(&row.status).ok_or_else(|| bad("status", &row.status))?,
+        customer_id: row.customer_id.into(),
+        content: InvoiceContent {
+            currency: row.currency.parse().map_err(|_| bad("currency", &row.currency))?,
+            issue_date: row.issue_date,
+            due_date: row.due_date,
+            lines: lines
+                .into_iter()
+                .map(|l| {
+                    Ok(LineContent {
+                        quantity: decimal("quantity", &l.quantity)?,
+                        description: l.description,
+                        unit_price: l.unit_price,
+                    })
+                })
+                .collect::<Result<_, RecordError>>()?,
+            tax_rate: decimal("tax rate", &row.tax_rate)?,
+            discount_rate: decimal("discount rate", &row.discount_rate)?,
+            notes: row.notes,
+            reference: row.reference,
+        },
+    })
 }
 
 /// The money an existing invoice row holds: its amount paid, every payment event id seen

@@ -667,6 +667,7 @@ fn record(time_zone: &str, due_date: NaiveDate, offsets: &[i32]) -> InvoiceRecor
         time_zone: time_zone.to_owned(),
         reminder_offsets: offsets.to_vec(),
         stored: Default::default(),
+        existing: None,
     }
 }
 

@@ -70,6 +70,19 @@ pub struct InvoiceRecord {
     /// failed run, the new run starts from it, so an amount paid never goes back.
     #[serde(default)]
     pub stored: StoredPayments,
+    /// The row as it was, when it existed before this run (ops reset a failed run): edits and
+    /// finalization the old run stored are not lost with its history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<StoredInvoice>,
+}
+
+/// An invoice row an earlier run of the same workflow stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredInvoice {
+    pub status: InvoiceStatus,
+    pub customer_id: CustomerId,
+    pub content: InvoiceContent,
 }
 
 /// Payments and refunds already recorded for an invoice.

@@ -343,7 +343,25 @@ impl InvoiceState {
 
     /// The first step stored the invoice (or found it stored, when ops started the run again:
     /// then the run goes on from the money the row already holds).
-    pub(super) fn stored(&mut self, record: InvoiceRecord) {
+    pub(super) fn stored(&mut self, mut record: InvoiceRecord) {
+        if let Some(existing) = record.existing.take() {
+            // The row an earlier run left: its edits, and its finalization, stand.
+            self.input.content = existing.content;
+            self.input.customer_id = existing.customer_id;
+            match existing.status {
+                InvoiceStatus::Draft => {}
+                // Voided before: it stays void, and nothing is sent.
+                InvoiceStatus::Void => {
+                    let reason = Some("voided before the run was started again".to_owned());
+                    self.request = Request::Void(ActorRequest { actor: Actor::System, reason });
+                }
+                _ if self.status == InvoiceStatus::Draft => {
+                    self.status = InvoiceStatus::Open;
+                    self.request = Request::Finalize;
+                }
+                _ => {}
+            }
+        }
         let stored = &record.stored;
         self.amount_paid = stored.amount_paid;
         self.seen_events.extend(stored.event_ids.iter().cloned());

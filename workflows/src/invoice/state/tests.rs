@@ -12,7 +12,7 @@ use super::{CheckoutPlan, Command, DraftOutcome, InvoiceState, Request};
 use crate::invoice::activities::{Finalized, RenderedPdf, SentEmail};
 use crate::invoice::messages::{
     ActorRequest, InvoiceContent, InvoiceRecord, InvoiceWorkflowInput, LineContent, PaymentFailure,
-    PaymentRequest, RefundRequest, StoredPayments,
+    PaymentRequest, RefundRequest, StoredInvoice, StoredPayments,
 };
 use crate::invoice::refusal::RefusalCode;
 
@@ -56,6 +56,7 @@ fn record(total: i64, stored: StoredPayments) -> InvoiceRecord {
         time_zone: "Europe/Berlin".into(),
         reminder_offsets: vec![-3, 0, 3, 7, 14],
         stored,
+        existing: None,
     }
 }
 
@@ -208,6 +209,48 @@ fn a_run_started_again_keeps_the_money_already_recorded() {
     s.invoice_sent(sent(), t0());
     let projection = s.projection("new-run", t0());
     assert_eq!((projection.amount_paid, projection.status), (400, InvoiceStatus::PartiallyPaid));
+}
+
+#[test]
+fn a_run_started_again_goes_on_from_the_row_not_from_its_start_input() {
+    // Created as a draft, then edited and finalized by the old run; ops reset it. The new run
+    // starts from the creation input (a draft of 1000) but finds the row.
+    let mut edited = input(true).content;
+    edited.lines[0].quantity = Decimal4::from_int(3);
+    edited.currency = "EUR".parse().unwrap();
+    let customer_id = CustomerId::new();
+    let existing = |status| StoredInvoice { status, customer_id, content: edited.clone() };
+
+    let mut s = InvoiceState::new(input(true));
+    s.stored(InvoiceRecord {
+        existing: Some(existing(InvoiceStatus::Sent)),
+        ..record(3000, StoredPayments::default())
+    });
+    assert_eq!(s.status(), InvoiceStatus::Open);
+    assert!(s.draft_decided(), "a finalized row is not waited on as a draft");
+    assert_eq!(s.leave_draft(), DraftOutcome::Finalize);
+    assert_eq!((s.input().content.clone(), s.input().customer_id), (edited.clone(), customer_id));
+    assert_eq!(s.view().amount_due, 3000);
+
+    // Still a draft: still waits, with the edits.
+    let mut s = InvoiceState::new(input(true));
+    s.stored(InvoiceRecord {
+        existing: Some(existing(InvoiceStatus::Draft)),
+        ..record(3000, StoredPayments::default())
+    });
+    assert_eq!(s.status(), InvoiceStatus::Draft);
+    assert!(!s.draft_decided());
+    assert_eq!(s.input().content, edited);
+
+    // Voided: it is voided again, never finalized or sent.
+    let mut s = InvoiceState::new(input(false));
+    s.stored(InvoiceRecord {
+        existing: Some(existing(InvoiceStatus::Void)),
+        ..record(3000, StoredPayments::default())
+    });
+    assert_eq!(s.leave_draft(), DraftOutcome::Void);
+    assert!(s.void_if_requested(t0()));
+    assert_eq!(s.status(), InvoiceStatus::Void);
 }
 
 #[test]
