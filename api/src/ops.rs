@@ -9,6 +9,7 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use invoice_domain::Actor;
 use invoice_workflows::InvoiceWorkflow;
 use invoice_workflows::invoice::messages::ActorRequest;
 use serde::{Deserialize, Serialize};
@@ -136,7 +137,13 @@ pub(crate) async fn list_workflows(
     let mut runs_checked = true;
     if kind != "needs_attention" {
         match failed_runs(&state, auth.org_id).await {
-            Ok(failed) => items.extend(failed),
+            Ok(failed) => {
+                // A row still in needs_attention whose run has ended since: the run is the
+                // problem now, listed once.
+                items
+                    .retain(|i: &TroubledRun| !failed.iter().any(|f| f.invoice_id == i.invoice_id));
+                items.extend(failed)
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "listing failed runs");
                 runs_checked = false;
@@ -234,8 +241,46 @@ pub(crate) async fn retry(
     }
     errors.into_result()?;
 
-    // The candidates: (invoice, what is wrong, as far as Postgres knows).
-    let candidates: Vec<(Uuid, Option<Problem>)> = if let Some(id) = req.invoice_id {
+    let candidates = retry_candidates(&state, &auth, req.invoice_id, &filter, kind).await?;
+    let actor = auth.actor();
+    let mut outcome = RetryOutcome { retried: 0, skipped: Vec::new() };
+    for (invoice_id, problem) in candidates {
+        let run = InvoiceRun::new(auth.org_id, invoice_id);
+        // A single invoice that is not parked is retryable only if its run failed.
+        let problem = match problem {
+            Some(problem) => Some(problem),
+            None => state.runs.run_failure(run).await?.map(Problem::from),
+        };
+        match retry_one(&state, run, problem, &actor).await {
+            Ok(()) => outcome.retried += 1,
+            // One invoice asked for: its error is the answer.
+            Err(error @ (RunError::Unavailable(_) | RunError::Internal(_)))
+                if req.invoice_id.is_some() =>
+            {
+                return Err(error.into());
+            }
+            // In bulk, the others are still tried; the answer says which ones were not.
+            Err(error) => {
+                outcome.skipped.push(RetrySkipped { invoice_id, reason: skip_reason(&error) })
+            }
+        }
+    }
+    if req.invoice_id.is_some() && outcome.retried == 0 {
+        let reason = outcome.skipped.pop().map(|s| s.reason).unwrap_or_default();
+        return Err(ApiError::conflict("not_retryable", reason));
+    }
+    Ok(Json(outcome))
+}
+
+/// What to retry: (invoice, what is wrong, as far as Postgres knows).
+async fn retry_candidates(
+    state: &AppState,
+    auth: &Auth,
+    invoice_id: Option<Uuid>,
+    filter: &RetryFilter,
+    kind: &str,
+) -> ApiResult<Vec<(Uuid, Option<Problem>)>> {
+    let candidates = if let Some(id) = invoice_id {
         let row = sqlx::query!(
             "SELECT id, status FROM invoices WHERE org_id = $1 AND id = $2",
             auth.org_id,
@@ -244,6 +289,12 @@ pub(crate) async fn retry(
         .fetch_optional(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("Invoice"))?;
+        if row.status == "void" {
+            return Err(ApiError::conflict(
+                "not_retryable",
+                "The invoice is void; nothing to retry.",
+            ));
+        }
         vec![(row.id, (row.status == "needs_attention").then_some(Problem::NeedsAttention))]
     } else {
         let pattern = filter.reason_contains.as_deref().map(|r| format!("%{r}%"));
@@ -268,12 +319,13 @@ pub(crate) async fn retry(
             );
         }
         if kind != "needs_attention" && pattern.is_none() {
-            let failed = failed_runs(&state, auth.org_id).await?;
+            let failed = failed_runs(state, auth.org_id).await?;
             let wanted: Vec<Uuid> = failed.iter().map(|f| f.invoice_id).collect();
             rows.extend(
                 sqlx::query_scalar!(
                     "SELECT id FROM invoices
-                     WHERE org_id = $1 AND id = ANY($2) AND ($3::uuid IS NULL OR customer_id = $3)",
+                     WHERE org_id = $1 AND id = ANY($2) AND ($3::uuid IS NULL OR customer_id = $3)
+                       AND status <> 'void'",
                     auth.org_id,
                     &wanted,
                     filter.customer_id
@@ -284,45 +336,37 @@ pub(crate) async fn retry(
                 .map(|id| (id, Some(Problem::Failed))),
             );
         }
+        // An invoice both parked and with a failed run is retried once (the retry resets it).
+        let mut seen = std::collections::BTreeSet::new();
+        rows.retain(|(id, _)| seen.insert(*id));
         rows
     };
+    Ok(candidates)
+}
 
-    let actor = auth.actor();
-    let mut outcome = RetryOutcome { retried: 0, skipped: Vec::new() };
-    for (invoice_id, problem) in candidates {
-        let run = InvoiceRun::new(auth.org_id, invoice_id);
-        // A single invoice that is not parked is retryable only if its run failed.
-        let problem = match problem {
-            Some(problem) => Some(problem),
-            None => state.runs.run_failure(run).await?.map(Problem::from),
-        };
-        let result = match problem {
-            Some(Problem::NeedsAttention) => {
-                let request =
-                    ActorRequest { actor: actor.clone(), reason: Some("ops retry".into()) };
-                state.runs.update(run, || InvoiceWorkflow::retry, request, None).await.map(drop)
-            }
-            Some(_) => state.runs.reset_to_start(run, &actor).await,
-            None => Err(RunError::Refused {
-                code: None,
-                message: "nothing failed, nothing to retry".into(),
-            }),
-        };
-        match result {
-            Ok(()) => outcome.retried += 1,
-            Err(error @ (RunError::Unavailable(_) | RunError::Internal(_))) => {
-                return Err(error.into());
-            }
-            Err(error) => {
-                outcome.skipped.push(RetrySkipped { invoice_id, reason: skip_reason(&error) })
+/// Sends one invoice on again: a parked run is retried, a failed run reset.
+async fn retry_one(
+    state: &AppState,
+    run: InvoiceRun,
+    problem: Option<Problem>,
+    actor: &Actor,
+) -> Result<(), RunError> {
+    match problem {
+        Some(Problem::NeedsAttention) => {
+            let request = ActorRequest { actor: actor.clone(), reason: Some("ops retry".into()) };
+            match state.runs.update(run, || InvoiceWorkflow::retry, request, None).await {
+                // The row still says so, but its run has ended since (terminated, timed out):
+                // reset the run instead, if it failed.
+                Err(RunError::Finished) => state.runs.reset_to_start(run, actor).await,
+                other => other.map(drop),
             }
         }
+        Some(_) => state.runs.reset_to_start(run, actor).await,
+        None => Err(RunError::Refused {
+            code: None,
+            message: "nothing failed, nothing to retry".into(),
+        }),
     }
-    if req.invoice_id.is_some() && outcome.retried == 0 {
-        let reason = outcome.skipped.pop().map(|s| s.reason).unwrap_or_default();
-        return Err(ApiError::conflict("not_retryable", reason));
-    }
-    Ok(Json(outcome))
 }
 
 /// Why an invoice was skipped, for the ops screen.

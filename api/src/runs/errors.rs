@@ -6,7 +6,7 @@ use serde_json::json;
 use temporalio_client::errors::{
     WorkflowStartError, WorkflowUpdateError, WorkflowUpdateWithStartError,
 };
-use temporalio_client::tonic::Code;
+use temporalio_client::tonic::{self, Code};
 
 use crate::error::ApiError;
 
@@ -61,6 +61,17 @@ impl RunError {
                 Self::Internal(anyhow::Error::new(e))
             }
             other => Self::unavailable(other),
+        }
+    }
+
+    /// A reset Temporal turned down (the run is gone, or cannot be reset from where it is) is
+    /// a refusal; anything else is Temporal not answering.
+    pub(super) fn from_reset(status: tonic::Status) -> Self {
+        match status.code() {
+            Code::NotFound | Code::InvalidArgument | Code::FailedPrecondition => {
+                Self::Refused { code: None, message: status.message().to_owned() }
+            }
+            _ => Self::unavailable(status.message()),
         }
     }
 

@@ -7,7 +7,7 @@ mod connection;
 mod errors;
 mod turns;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +20,7 @@ use invoice_workflows::invoice::messages::{
 };
 use invoice_workflows::{invoice_workflow_id, org_workflow_prefix, parse_invoice_workflow_id};
 use sqlx::PgPool;
+use temporalio_client::errors::WorkflowInteractionError;
 use temporalio_client::grpc::WorkflowService;
 use temporalio_client::{
     Client, UntypedWorkflow, WorkflowExecuteUpdateOptions, WorkflowExecutionStatus,
@@ -48,7 +49,7 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(15);
 const BUSY_WAIT: Duration = Duration::from_secs(30);
 /// Bound on one update once it has its turn (a checkout or an edit runs an activity).
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Bound on one describe, list or reset call.
+/// Bound on one describe, list, signal or reset call.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The update every new run is started with; its id makes a repeated create attach to the
 /// first one's answer.
@@ -205,10 +206,11 @@ impl InvoiceRuns {
             let Ok(client) = runs.client().await else { return };
             let handle = client.get_workflow_handle::<InvoiceWorkflow>(run.workflow_id());
             let view = PageView { device };
+            let signal =
+                handle.signal(InvoiceWorkflow::record_view, view, WorkflowSignalOptions::default());
             // A finished run (paid long ago) no longer counts views; nothing to do about it.
-            if let Err(e) = handle
-                .signal(InvoiceWorkflow::record_view, view, WorkflowSignalOptions::default())
-                .await
+            if let Err(e) =
+                within("signal", signal).await.and_then(|r| r.map_err(RunError::unavailable))
             {
                 tracing::debug!(error = %e, invoice.id = %run.invoice_id, "view not recorded");
             }
@@ -217,69 +219,95 @@ impl InvoiceRuns {
 
     /// Whether the invoice's latest run closed without completing.
     pub async fn run_failure(&self, run: InvoiceRun) -> Result<Option<RunFailure>, RunError> {
-        let client = self.client().await?;
-        let handle = client.get_workflow_handle::<UntypedWorkflow>(run.workflow_id());
-        let description =
-            tokio::time::timeout(REQUEST_TIMEOUT, handle.describe(Default::default()))
-                .await
-                .map_err(|_| RunError::unavailable("describe timed out"))?
-                .map_err(RunError::unavailable)?;
-        Ok(RunFailure::of(description.status()))
+        Ok(self.failed_run(run).await?.map(|failed| failed.failure))
     }
 
-    /// The organisation's invoice runs that closed without completing (at most `limit`), by
-    /// invoice, with when they closed.
+    /// The invoice's latest run, if it closed without completing. A workflow Temporal no longer
+    /// knows (deleted after its retention) has nothing to retry either.
+    async fn failed_run(&self, run: InvoiceRun) -> Result<Option<FailedRun>, RunError> {
+        let client = self.client().await?;
+        let handle = client.get_workflow_handle::<UntypedWorkflow>(run.workflow_id());
+        let description = match within("describe", handle.describe(Default::default())).await? {
+            Ok(description) => description,
+            Err(WorkflowInteractionError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(RunError::unavailable(e)),
+        };
+        Ok(RunFailure::of(description.status()).map(|failure| FailedRun {
+            run_id: description.run_id().to_owned(),
+            failure,
+            since: description.close_time().map_or_else(Utc::now, DateTime::<Utc>::from),
+        }))
+    }
+
+    /// The organisation's invoices whose latest run closed without completing (looking at
+    /// `limit` closed runs at most), with how and when. A run ops have reset stays in Temporal
+    /// as failed; its invoice is listed only while the latest run has failed too.
     pub async fn failed_runs(
         &self,
         org_id: OrgId,
         limit: usize,
     ) -> Result<BTreeMap<InvoiceId, (RunFailure, DateTime<Utc>)>, RunError> {
         let client = self.client().await?;
-        let query = format!(
-            "WorkflowType = '{INVOICE_WORKFLOW_TYPE}' AND ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated')"
-        );
         let prefix = org_workflow_prefix(org_id);
+        let query = format!(
+            "WorkflowType = '{INVOICE_WORKFLOW_TYPE}' AND WorkflowId STARTS_WITH '{prefix}' \
+             AND ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated')"
+        );
         let mut stream =
             client.list_workflows(query, WorkflowListOptions::builder().limit(limit).build());
-        let mut runs = BTreeMap::new();
         let list = async {
+            let mut invoices = BTreeSet::new();
             while let Some(run) = stream.next().await {
                 let run = run.map_err(RunError::unavailable)?;
-                let Some((_, invoice_id)) =
+                if let Some((_, invoice_id)) =
                     parse_invoice_workflow_id(run.id()).filter(|_| run.id().starts_with(&prefix))
-                else {
-                    continue;
-                };
-                let Some(failure) = RunFailure::of(run.status()) else { continue };
-                let since = run.close_time().map_or_else(Utc::now, DateTime::<Utc>::from);
-                runs.insert(invoice_id, (failure, since));
+                {
+                    invoices.insert(invoice_id);
+                }
             }
-            Ok::<_, RunError>(())
+            Ok::<_, RunError>(invoices)
         };
-        tokio::time::timeout(REQUEST_TIMEOUT, list)
-            .await
-            .map_err(|_| RunError::unavailable("listing runs timed out"))??;
-        Ok(runs)
+        let invoices = within("listing runs", list).await??;
+        let latest: Vec<_> = futures::stream::iter(invoices)
+            .map(|invoice_id| async move {
+                let failed = self.failed_run(InvoiceRun { org_id, invoice_id }).await?;
+                Ok::<_, RunError>(failed.map(|f| (invoice_id, (f.failure, f.since))))
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        latest.into_iter().filter_map(Result::transpose).collect()
     }
 
-    /// Resets a closed, failed run to its first workflow task: the invoice runs again from the
-    /// start in a new run of the same workflow id, its idempotent activities skipping what is
-    /// done, and going on from the money the invoice row already holds.
+    /// Resets the invoice's latest run, when it closed without completing, to its first
+    /// workflow task: the invoice runs again from the start in a new run of the same workflow
+    /// id, its idempotent activities skipping what is done, and going on from the invoice row
+    /// as it is (content, finalization, money). A run that has not failed (a second click, a
+    /// run already reset) is refused, never reset.
     pub async fn reset_to_start(&self, run: InvoiceRun, actor: &Actor) -> Result<(), RunError> {
+        let Some(failed) = self.failed_run(run).await? else {
+            return Err(RunError::Refused {
+                code: None,
+                message: "the invoice's workflow run has not failed; nothing to retry".into(),
+            });
+        };
         let mut client = self.client().await?;
         let namespace = self.namespace().to_owned();
-        let execution = WorkflowExecution { workflow_id: run.workflow_id(), run_id: String::new() };
-        let history = WorkflowService::get_workflow_execution_history(
-            &mut client,
-            tonic::Request::new(GetWorkflowExecutionHistoryRequest {
-                namespace: namespace.clone(),
-                execution: Some(execution.clone()),
-                maximum_page_size: 20,
-                ..Default::default()
-            }),
+        let execution = WorkflowExecution { workflow_id: run.workflow_id(), run_id: failed.run_id };
+        let history = within(
+            "reading the run's history",
+            WorkflowService::get_workflow_execution_history(
+                &mut client,
+                tonic::Request::new(GetWorkflowExecutionHistoryRequest {
+                    namespace: namespace.clone(),
+                    execution: Some(execution.clone()),
+                    maximum_page_size: 20,
+                    ..Default::default()
+                }),
+            ),
         )
-        .await
-        .map_err(|s| RunError::unavailable(s.message()))?
+        .await?
+        .map_err(RunError::from_reset)?
         .into_inner();
         let first_task = history
             .history
@@ -291,23 +319,40 @@ impl InvoiceRuns {
                 code: None,
                 message: "the run never completed a workflow task; it cannot be reset".into(),
             })?;
-        WorkflowService::reset_workflow_execution(
-            &mut client,
-            tonic::Request::new(ResetWorkflowExecutionRequest {
-                namespace,
-                workflow_execution: Some(execution),
-                reason: format!("ops retry by {actor}"),
-                workflow_task_finish_event_id: first_task,
-                request_id: Uuid::new_v4().to_string(),
-                // The new run reads the payments from the invoice row; updates sent to the old
-                // run are not played to it again (their ids stay free for a client's retry,
-                // which the run then refuses as a duplicate if the old run took it).
-                reset_reapply_exclude_types: vec![ResetReapplyExcludeType::Update as i32],
-                ..Default::default()
-            }),
+        within(
+            "reset",
+            WorkflowService::reset_workflow_execution(
+                &mut client,
+                tonic::Request::new(ResetWorkflowExecutionRequest {
+                    namespace,
+                    workflow_execution: Some(execution),
+                    reason: format!("ops retry by {actor}"),
+                    workflow_task_finish_event_id: first_task,
+                    request_id: Uuid::new_v4().to_string(),
+                    // The new run reads the invoice from its row; updates sent to the old run
+                    // are not played to it again (their ids stay free for a client's retry,
+                    // which the run then refuses as a duplicate if the old run took it).
+                    reset_reapply_exclude_types: vec![ResetReapplyExcludeType::Update as i32],
+                    ..Default::default()
+                }),
+            ),
         )
-        .await
+        .await?
         .map(drop)
-        .map_err(|s| RunError::unavailable(s.message()))
+        .map_err(RunError::from_reset)
     }
+}
+
+/// A closed run that did not complete.
+struct FailedRun {
+    run_id: String,
+    failure: RunFailure,
+    since: DateTime<Utc>,
+}
+
+/// A describe, list, signal or reset call, bounded by [`REQUEST_TIMEOUT`].
+async fn within<T>(what: &str, call: impl Future<Output = T>) -> Result<T, RunError> {
+    tokio::time::timeout(REQUEST_TIMEOUT, call)
+        .await
+        .map_err(|_| RunError::unavailable(format!("{what} timed out")))
 }

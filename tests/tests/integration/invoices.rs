@@ -63,6 +63,40 @@ fn count(events: &[Value], kind: &str) -> usize {
     events.iter().filter(|e| e["kind"] == kind).count()
 }
 
+/// Replaces a draft's lines with one of `quantity` design sprints; answers the new total.
+async fn edit_lines(stack: &Stack, user: &User, id: &str, quantity: &str) -> i64 {
+    let items =
+        json!([{ "description": "Design sprint", "quantity": quantity, "unitPrice": "1500.00" }]);
+    let r = stack
+        .app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/invoices/{id}"),
+            Some(&user.access_token),
+            Some(json!({ "items": items })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:#}", r.body);
+    r.body["total"].as_i64().unwrap()
+}
+
+/// Asks ops to retry one invoice until its failed run is visible as such and is reset.
+async fn retry_when_listed(stack: &Stack, user: &User, id: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let r =
+            stack.app.post("/api/ops/retry", &user.access_token, json!({ "invoiceId": id })).await;
+        if r.status == StatusCode::OK {
+            assert_eq!(r.body["retried"], 1, "{:#}", r.body);
+            return;
+        }
+        // Until the terminated run is visible as such, there is nothing to retry.
+        assert_eq!(r.body["error"]["code"], "not_retryable", "{:#}", r.body);
+        assert!(tokio::time::Instant::now() < deadline, "never retryable: {:#}", r.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Terminates a workflow run, as an operator's mistake or a bad deploy would end it.
 async fn terminate(workflow_id: &str) {
     crate::common::temporal_client()
@@ -638,6 +672,8 @@ async fn a_terminated_run_is_listed_and_reset_by_ops_retry(db: PgPool) {
     let draft = create(&stack, &user, body).await;
     let id = id(&draft);
     let workflow_id = draft["workflowId"].as_str().unwrap().to_owned();
+    let edited_total = edit_lines(&stack, &user, &id, "3").await;
+    assert_ne!(edited_total, draft["total"].as_i64().unwrap());
 
     // Someone terminates the run (an operator mistake, a bad deploy): the draft is stuck.
     terminate(&workflow_id).await;
@@ -659,6 +695,18 @@ async fn a_terminated_run_is_listed_and_reset_by_ops_retry(db: PgPool) {
     let r = stack.app.post("/api/ops/retry", &user.access_token, json!({ "invoiceId": id })).await;
     assert_eq!(r.status, StatusCode::OK, "{:#}", r.body);
     assert_eq!(r.body["retried"], 1);
+    // A second click finds the new run alive: nothing to retry, and it is not reset again.
+    let again =
+        stack.app.post("/api/ops/retry", &user.access_token, json!({ "invoiceId": id })).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{:#}", again.body);
+    assert_eq!(again.body["error"]["code"], "not_retryable");
+    // Nor is it listed as failed any more, though the terminated run still is in Temporal.
+    let r = stack.app.get("/api/ops/workflows?state=failed", &user.access_token).await;
+    assert!(
+        !r.body["items"].as_array().unwrap().iter().any(|i| i["invoiceId"] == id.as_str()),
+        "{:#}",
+        r.body
+    );
     let path = format!("/api/invoices/{id}/finalize");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -673,6 +721,12 @@ async fn a_terminated_run_is_listed_and_reset_by_ops_retry(db: PgPool) {
     assert_eq!(stack.sent_emails().await.len(), 1);
     let events = timeline(&stack.app, &user, &id).await;
     assert_eq!(count(&events, "created"), 1, "{:?}", kinds(&events));
+    // The new run started from its creation input, but went on from the edited row.
+    let now = stack.app.get(&format!("/api/invoices/{id}"), &user.access_token).await.body;
+    assert_eq!(
+        (now["total"].as_i64(), now["amountDue"].as_i64()),
+        (Some(edited_total), Some(edited_total))
+    );
 }
 
 /// Ops reset a run that holds money: the new run goes on from what the row holds. Before, the
@@ -682,9 +736,17 @@ async fn a_terminated_run_is_listed_and_reset_by_ops_retry(db: PgPool) {
 async fn a_reset_run_keeps_the_money_already_paid(db: PgPool) {
     let stack = Stack::start(db).await;
     let user = stack.app.register("owner@seller.test").await;
-    let invoice = create(&stack, &user, upcoming("ap@globex.test")).await;
+    // A draft, edited and then finalized: the run's start input is neither.
+    let mut body = upcoming("ap@globex.test");
+    body["draft"] = json!(true);
+    let invoice = create(&stack, &user, body).await;
     let id = id(&invoice);
-    let total = invoice["total"].as_i64().unwrap();
+    let total = edit_lines(&stack, &user, &id, "4").await;
+    let r = stack
+        .app
+        .post(&format!("/api/invoices/{id}/finalize"), &user.access_token, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:#}", r.body);
     stack.wait_for_status(&user, &id, "sent").await;
     let payments_path = format!("/api/invoices/{id}/payments");
     let pay = |amount: String, key: &str| {
@@ -696,19 +758,7 @@ async fn a_reset_run_keeps_the_money_already_paid(db: PgPool) {
 
     // The run is terminated, then reset by ops.
     terminate(invoice["workflowId"].as_str().unwrap()).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let r =
-            stack.app.post("/api/ops/retry", &user.access_token, json!({ "invoiceId": id })).await;
-        if r.status == StatusCode::OK {
-            assert_eq!(r.body["retried"], 1, "{:#}", r.body);
-            break;
-        }
-        // Until the terminated run is visible as such, there is nothing to retry.
-        assert_eq!(r.body["error"]["code"], "not_retryable", "{:#}", r.body);
-        assert!(tokio::time::Instant::now() < deadline, "never retryable: {:#}", r.body);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    retry_when_listed(&stack, &user, &id).await;
 
     // The new run goes through its steps again (nothing is sent twice) and stores its own
     // timeline events beside the old run's.
@@ -725,8 +775,8 @@ async fn a_reset_run_keeps_the_money_already_paid(db: PgPool) {
     assert_eq!(stack.sent_emails().await.len(), 1, "the reset run sent the invoice again");
     let now = stack.app.get(&format!("/api/invoices/{id}"), &user.access_token).await.body;
     assert_eq!(
-        (now["status"].as_str(), now["amountPaid"].as_i64()),
-        (Some("partially_paid"), Some(100_000))
+        (now["status"].as_str(), now["amountPaid"].as_i64(), now["total"].as_i64()),
+        (Some("partially_paid"), Some(100_000), Some(total))
     );
 
     // The new run knows the first payment: its key is refused, typed, and the rest is taken.
