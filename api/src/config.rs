@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
 
+    /// Connections held by updates to invoices' workflows, one per invoice being changed at
+    /// that moment, apart from the pool above; when all are in use, further updates answer 503.
+    #[arg(long, env = "DATABASE_TURN_CONNECTIONS", default_value_t = 10)]
+    pub database_turn_connections: u32,
+
     /// Temporal: address, namespace and task queue as flags; TLS, API key and profiles from
     /// the SDK's standard `TEMPORAL_*` variables (see `invoice_service::temporal`).
     #[command(flatten)]

@@ -193,6 +193,14 @@ impl From<sqlx::Error> for ApiError {
                 "Text must not contain NUL characters (U+0000).",
             );
         }
+        // Every connection busy for the pool's whole wait: an overload that passes.
+        if matches!(err, sqlx::Error::PoolTimedOut) {
+            return Self::Unavailable {
+                code: "database_busy",
+                message: "The database is busy; try again shortly.".into(),
+                details: None,
+            };
+        }
         Self::Internal(anyhow::Error::new(err).context("database"))
     }
 }

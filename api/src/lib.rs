@@ -65,7 +65,7 @@ pub async fn build_state_on(config: &Config, db: PgPool) -> anyhow::Result<AppSt
     let temporal = TemporalSettings::load(&config.temporal)?;
     let store = invoice_storage::ObjectStore::from_config(&config.storage.config()).await?;
     Ok(AppState {
-        runs: InvoiceRuns::new(temporal, db.clone()),
+        runs: InvoiceRuns::new(temporal, &db, config.database_turn_connections),
         db,
         jwt: Arc::new(jwt),
         auth: Arc::new(config.auth.clone()),

@@ -99,9 +99,10 @@ pub struct InvoiceRuns {
 }
 
 impl InvoiceRuns {
-    /// Nothing connects until the first call.
-    pub fn new(settings: TemporalSettings, db: PgPool) -> Self {
-        Self { connection: Connection::new(settings), turns: Turns::new(db) }
+    /// Nothing connects until the first call. Turns are held on connections of their own, to
+    /// the database `db` connects to, at most `max_turns` at once.
+    pub fn new(settings: TemporalSettings, db: &PgPool, max_turns: u32) -> Self {
+        Self { connection: Connection::new(settings), turns: Turns::new(db, max_turns) }
     }
 
     pub fn namespace(&self) -> &str {
@@ -172,6 +173,7 @@ impl InvoiceRuns {
             let deadline = Instant::now() + BUSY_WAIT;
             let turn = turns.take(&workflow_id, deadline).await.map_err(|e| match e {
                 TurnError::Busy => RunError::Busy,
+                TurnError::Saturated => RunError::unavailable(e),
                 TurnError::Database(e) => RunError::Internal(anyhow::Error::new(e)),
             })?;
             let handle = client.get_workflow_handle::<InvoiceWorkflow>(&workflow_id);

@@ -12,9 +12,16 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres};
 use tokio::time::Instant;
 
+/// How long an update waits for a free connection to hold its turn with.
+const CONNECTION_WAIT: Duration = Duration::from_secs(5);
+
+/// The turns' own pool: each turn holds a connection for as long as its update runs (up to a
+/// minute when the worker is down), so they must not take the connections every other request
+/// reads with.
 #[derive(Debug, Clone)]
 pub(super) struct Turns {
     db: PgPool,
@@ -33,12 +40,22 @@ pub(super) struct Turn {
 pub(super) enum TurnError {
     #[error("another update to this invoice is still running")]
     Busy,
+    /// Every connection of the turns' pool holds a turn: many invoices are being changed at
+    /// once, and their updates are slow (the worker is down or far behind).
+    #[error("too many updates are waiting on their workflows")]
+    Saturated,
     #[error("taking the invoice's turn failed: {0}")]
     Database(#[from] sqlx::Error),
 }
 
 impl Turns {
-    pub(super) fn new(db: PgPool) -> Self {
+    /// At most `max_connections` turns held at once, on the database `db` connects to.
+    pub(super) fn new(db: &PgPool, max_connections: u32) -> Self {
+        let options = db.connect_options().as_ref().clone();
+        let db = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(CONNECTION_WAIT)
+            .connect_lazy_with(options);
         Self { db }
     }
 
@@ -51,7 +68,11 @@ impl Turns {
         let key = lock_key(workflow_id);
         let mut pause = Duration::from_millis(5);
         loop {
-            let mut conn = self.db.acquire().await?;
+            let mut conn = match self.db.acquire().await {
+                Ok(conn) => conn,
+                Err(sqlx::Error::PoolTimedOut) => return Err(TurnError::Saturated),
+                Err(e) => return Err(e.into()),
+            };
             // Tried, never waited on inside Postgres: a caller that gives up leaves no lock
             // request behind on a pooled connection.
             let taken = sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
@@ -113,5 +134,28 @@ mod tests {
     fn keys_differ_per_workflow_and_stay_put() {
         assert_eq!(lock_key("invoice:a:b"), lock_key("invoice:a:b"));
         assert_ne!(lock_key("invoice:a:b"), lock_key("invoice:a:c"));
+    }
+
+    #[sqlx::test(migrations = false)]
+    async fn turns_hold_connections_of_their_own_and_say_when_all_are_taken(db: PgPool) {
+        let turns = Turns::new(&db, 2);
+        let soon = || Instant::now() + Duration::from_millis(200);
+        let a = turns.take("invoice:o:a", soon()).await.unwrap();
+        // The same invoice waits for its turn, until the deadline.
+        assert!(matches!(turns.take("invoice:o:a", soon()).await, Err(TurnError::Busy)));
+        let b = turns.take("invoice:o:b", soon()).await.unwrap();
+        // Every turn connection held: a third invoice is told so, not left waiting.
+        assert!(matches!(turns.take("invoice:o:c", soon()).await, Err(TurnError::Saturated)));
+        // ...while the pool other requests read with is untouched.
+        let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&db).await.unwrap();
+        assert_eq!(one, 1);
+        a.release().await;
+        let c = turns.take("invoice:o:c", soon()).await.unwrap();
+        // A released turn is free again; a dropped one (its unlock never sent) too.
+        drop(b);
+        let later = Instant::now() + Duration::from_secs(5);
+        let b = turns.take("invoice:o:b", later).await.unwrap();
+        c.release().await;
+        b.release().await;
     }
 }

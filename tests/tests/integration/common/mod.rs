@@ -36,6 +36,7 @@ pub(crate) fn test_config() -> Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         database_url: String::new(),
         database_max_connections: 5,
+        database_turn_connections: 4,
         temporal: TemporalArgs {
             address: Some(temporal_address()),
             namespace: Some("default".into()),
