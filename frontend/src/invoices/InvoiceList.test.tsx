@@ -1,7 +1,7 @@
 // The invoice list: the statuses the API has, and a draft deleted elsewhere leaving the open list
 // at once, before the reload that follows.
-import { act, cleanup, screen, waitFor } from "@testing-library/react";
-import { Route } from "react-router-dom";
+import { act, cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
+import { Link, Route } from "react-router-dom";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { invoiceStatusValues } from "../api/schema";
 import { json, stubApi } from "../testing/fakes";
@@ -51,5 +51,21 @@ describe("InvoiceList", () => {
     await waitFor(() => expect(lists()).toBe(loaded + 1));
     expect(screen.queryByText("Initech")).toBeNull();
     expect(screen.getAllByTestId("invoice-row")).toHaveLength(1);
+  });
+
+  it("clears the search box when a link leaves the search", async () => {
+    const requests = stubApi((route) => (route === "GET /api/invoices" ? json(200, { items: [sent] }) : undefined));
+    const page = <><Link to="/invoices">All invoices</Link><InvoiceList /></>;
+    renderSignedIn("/invoices?q=glob", <Route path="/invoices" element={page} />);
+    const box = await screen.findByRole<HTMLInputElement>("searchbox", { name: "Search invoices" });
+    expect(box.value).toBe("glob");
+
+    fireEvent.click(screen.getByText("All invoices"));
+    await waitFor(() => expect(box.value).toBe(""));
+    // Well past the box's pause: it does not write the old search back.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(box.value).toBe("");
+    const last = requests.filter((r) => new URL(r.url).pathname === "/api/invoices").at(-1);
+    expect(new URL(last!.url).searchParams.get("q")).toBeNull();
   });
 });

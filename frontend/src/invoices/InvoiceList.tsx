@@ -69,8 +69,14 @@ export function InvoiceList({ customerId }: { customerId?: string }) {
     setCursor(page.nextCursor ?? null);
   }
 
-  // The search box types freely; the URL, and with it the list, follows after a pause.
+  // The search box types freely; the URL, and with it the list, follows after a pause. When the
+  // URL changes from elsewhere (a link, Back), the box shows what it says.
   const [search, setSearch] = useState(filters.q);
+  const [shownQ, setShownQ] = useState(filters.q);
+  if (filters.q !== shownQ) {
+    setShownQ(filters.q);
+    setSearch(filters.q);
+  }
   useEffect(() => {
     if (search === filters.q) return;
     const timer = window.setTimeout(() => set("q", search), 300);
