@@ -96,9 +96,14 @@ fn api_never_depends_on_activities_or_worker() {
 /// The features a production build of a binary compiles a workspace crate with, from
 /// `cargo tree -e features` (normal dependencies only: what `cargo build -p <binary>` builds).
 fn production_features(binary: &str, of: &str) -> Vec<String> {
+    let tree = cargo_tree(binary, &["-e", "features,normal"]);
+    // The format this reads: a change to it must fail here, not pass with nothing read.
+    assert!(
+        tree.iter().any(|l| l.starts_with("invoice-domain feature \"default\"")),
+        "cargo tree -e features lists no features any more"
+    );
     let prefix = format!("{of} feature \"");
-    cargo_tree(binary, &["-e", "features,normal"])
-        .iter()
+    tree.iter()
         .filter_map(|l| l.strip_prefix(&prefix)?.split('"').next().map(str::to_owned))
         .collect()
 }
