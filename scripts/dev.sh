@@ -67,9 +67,10 @@ else
 fi
 
 say "building the API and the worker"
-# With the development tools (the demo data), and features resolved as in `make test`'s build,
-# so the two share one build of the dependency tree.
-cargo build --locked --workspace --bins --features invoice-api/dev-tools,invoice-worker/dev-tools
+# With the development tools (the demo data). All targets, as `make test` and `make bench` build:
+# a bins-only build resolves its dependencies' features without the tests' dev-dependencies
+# (tower, bitflags, rustix... get other features), and would compile most of the tree again.
+cargo build --locked --workspace --all-targets --features invoice-api/dev-tools,invoice-worker/dev-tools
 build_frontend
 say "migrating $DATABASE_URL"
 target/debug/invoice-api migrate

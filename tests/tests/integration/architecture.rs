@@ -148,3 +148,33 @@ fn the_web_apps_copy_of_the_openapi_document_is_current() {
          and `npm run gen:api` in frontend/"
     );
 }
+
+/// `make dev`, `make test` and `make bench` share one build of the dependency tree only if
+/// every build they run resolves features alike: a build of some targets (`--bins`) leaves the
+/// tests' dev-dependencies out, gives tower, bitflags, rustix... other features and compiles
+/// most of the tree again. So every `cargo build` of the scripts builds all the workspace's
+/// targets.
+#[test]
+fn the_scripts_build_every_target_so_they_share_one_build() {
+    let scripts = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts");
+    let mut builds = 0;
+    for entry in std::fs::read_dir(scripts).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "sh") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            if line.contains("cargo build") {
+                builds += 1;
+                assert!(
+                    line.contains("--workspace") && line.contains("--all-targets"),
+                    "{}: `{}` builds other targets than make test does",
+                    path.display(),
+                    line.trim()
+                );
+            }
+        }
+    }
+    assert!(builds >= 4, "found {builds} cargo builds in scripts/; the scripts have changed shape");
+}
