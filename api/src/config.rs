@@ -54,6 +54,19 @@ pub struct Config {
     #[arg(long, env = "DATABASE_TURN_CONNECTIONS", default_value_t = 10)]
     pub database_turn_connections: u32,
 
+    /// Seconds an action waits for another change to the same invoice to finish before it
+    /// answers 503 `invoice_busy`.
+    #[arg(long, env = "API_UPDATE_TURN_WAIT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub update_turn_wait_secs: u64,
+
+    /// Seconds an action waits for the invoice's workflow to answer (a checkout or an edit runs
+    /// an activity) before it answers 503 `workflow_slow`. The invoice's next change still waits
+    /// until the workflow has answered this one.
+    #[arg(long, env = "API_UPDATE_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub update_timeout_secs: u64,
+
     /// Temporal: address, namespace and task queue as flags; TLS, API key and profiles from
     /// the SDK's standard `TEMPORAL_*` variables (see `invoice_service::temporal`).
     #[command(flatten)]

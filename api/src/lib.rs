@@ -42,7 +42,7 @@ use tracing::Span;
 use crate::auth::jwt::JwtKeys;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::runs::InvoiceRuns;
+use crate::runs::{InvoiceRuns, UpdateLimits};
 pub use crate::state::AppState;
 
 /// Migrations embedded at compile time, applied by `invoice-api migrate` and by tests.
@@ -65,7 +65,15 @@ pub async fn build_state_on(config: &Config, db: PgPool) -> anyhow::Result<AppSt
     let temporal = TemporalSettings::load(&config.temporal)?;
     let store = invoice_storage::ObjectStore::from_config(&config.storage.config()).await?;
     Ok(AppState {
-        runs: InvoiceRuns::new(temporal, &db, config.database_turn_connections),
+        runs: InvoiceRuns::new(
+            temporal,
+            &db,
+            UpdateLimits {
+                max_turns: config.database_turn_connections,
+                turn_wait: Duration::from_secs(config.update_turn_wait_secs),
+                answer_wait: Duration::from_secs(config.update_timeout_secs),
+            },
+        ),
         db,
         jwt: Arc::new(jwt),
         auth: Arc::new(config.auth.clone()),

@@ -45,10 +45,10 @@ use turns::{TurnError, Turns};
 /// How long creating an invoice waits for its run to store the row: usually milliseconds, but
 /// a worker busy rendering PDFs can take seconds to pick up the run's first task.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long an update waits for its turn and for a busy run before giving up.
-const BUSY_WAIT: Duration = Duration::from_secs(30);
-/// Bound on one update once it has its turn (a checkout or an edit runs an activity).
-const UPDATE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an update whose caller has stopped waiting (a worker down) keeps its invoice's turn
+/// while Temporal still holds it: the next change waits for its outcome rather than pile up
+/// beside it, and a run that never answers frees the turn after this.
+const TURN_HOLD_AFTER_TIMEOUT: Duration = Duration::from_secs(600);
 /// Bound on one describe, list, signal or reset call.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The update every new run is started with; its id makes a repeated create attach to the
@@ -96,13 +96,26 @@ impl RunFailure {
 pub struct InvoiceRuns {
     connection: Connection,
     turns: Turns,
+    limits: UpdateLimits,
+}
+
+/// How updates wait.
+#[derive(Debug, Clone, Copy)]
+pub struct UpdateLimits {
+    /// Turns held at once (connections of the turns' own pool).
+    pub max_turns: u32,
+    /// How long an update waits for its turn and for a busy run before giving up.
+    pub turn_wait: Duration,
+    /// How long the caller waits for the run's answer once the update has its turn.
+    pub answer_wait: Duration,
 }
 
 impl InvoiceRuns {
     /// Nothing connects until the first call. Turns are held on connections of their own, to
-    /// the database `db` connects to, at most `max_turns` at once.
-    pub fn new(settings: TemporalSettings, db: &PgPool, max_turns: u32) -> Self {
-        Self { connection: Connection::new(settings), turns: Turns::new(db, max_turns) }
+    /// the database `db` connects to.
+    pub fn new(settings: TemporalSettings, db: &PgPool, limits: UpdateLimits) -> Self {
+        let turns = Turns::new(db, limits.max_turns);
+        Self { connection: Connection::new(settings), turns, limits }
     }
 
     pub fn namespace(&self) -> &str {
@@ -151,7 +164,11 @@ impl InvoiceRuns {
     /// Sends an update to an invoice's run in the invoice's turn, and waits for its answer.
     ///
     /// `update_id` makes a retried request count once. The update runs on a task of its own:
-    /// a client that hangs up does not cut it off between Temporal and the turn's release.
+    /// a client that hangs up does not cut it off between Temporal and the turn's release. When
+    /// the run does not answer in time (its worker down), the caller hears
+    /// [`RunError::Timeout`], but the turn stays taken until Temporal has the update's outcome
+    /// (or [`TURN_HOLD_AFTER_TIMEOUT`]): the invoice's next change waits for it, so changes
+    /// never pile up in Temporal to reach the run as one burst when its worker is back.
     pub async fn update<U>(
         &self,
         run: InvoiceRun,
@@ -168,37 +185,52 @@ impl InvoiceRuns {
     {
         let client = self.client().await?;
         let turns = self.turns.clone();
-        let task = async move {
+        let limits = self.limits;
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
             let workflow_id = run.workflow_id();
-            let deadline = Instant::now() + BUSY_WAIT;
-            let turn = turns.take(&workflow_id, deadline).await.map_err(|e| match e {
-                TurnError::Busy => RunError::Busy,
-                TurnError::Saturated => RunError::unavailable(e),
-                TurnError::Database(e) => RunError::Internal(anyhow::Error::new(e)),
-            })?;
+            let deadline = Instant::now() + limits.turn_wait;
+            let turn = match turns.take(&workflow_id, deadline).await {
+                Ok(turn) => turn,
+                Err(e) => {
+                    let _ = answer.send(Err(match e {
+                        TurnError::Busy => RunError::Busy,
+                        TurnError::Saturated => RunError::unavailable(e),
+                        TurnError::Database(e) => RunError::Internal(anyhow::Error::new(e)),
+                    }));
+                    return;
+                }
+            };
             let handle = client.get_workflow_handle::<InvoiceWorkflow>(&workflow_id);
             let options =
                 WorkflowExecuteUpdateOptions::builder().maybe_update_id(update_id).build();
             let mut pause = Duration::from_millis(20);
-            let result = loop {
+            loop {
                 let call = handle.execute_update(update(), input.clone(), options.clone());
-                match tokio::time::timeout(UPDATE_TIMEOUT, call).await {
-                    Err(_) => break Err(RunError::Timeout),
+                let mut call = std::pin::pin!(call);
+                match tokio::time::timeout(limits.answer_wait, &mut call).await {
                     Ok(Err(e)) if RunError::is_busy(&e) && Instant::now() + pause < deadline => {
                         // Jittered, so that a burst does not come back as one burst.
                         let jitter = rand::random_range(0..=pause.as_millis() as u64);
                         tokio::time::sleep(pause + Duration::from_millis(jitter)).await;
                         pause = (pause * 2).min(Duration::from_millis(400));
                     }
-                    Ok(result) => break result.map_err(RunError::from_update),
+                    Ok(result) => {
+                        let _ = answer.send(result.map_err(RunError::from_update));
+                        break;
+                    }
+                    Err(_) => {
+                        let _ = answer.send(Err(RunError::Timeout));
+                        let _ = tokio::time::timeout(TURN_HOLD_AFTER_TIMEOUT, call).await;
+                        break;
+                    }
                 }
-            };
+            }
             turn.release().await;
-            result
-        };
-        tokio::spawn(task)
+        });
+        answered
             .await
-            .map_err(|e| RunError::Internal(anyhow::anyhow!("update task: {e}")))?
+            .map_err(|_| RunError::Internal(anyhow::anyhow!("the update task ended unanswered")))?
     }
 
     /// Tells the run the client opened the hosted page, without making the client wait.

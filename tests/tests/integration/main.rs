@@ -16,3 +16,4 @@ mod invoices;
 mod live;
 mod payments;
 mod tenancy;
+mod turns;

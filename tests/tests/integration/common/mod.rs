@@ -37,6 +37,8 @@ pub(crate) fn test_config() -> Config {
         database_url: String::new(),
         database_max_connections: 5,
         database_turn_connections: 4,
+        update_turn_wait_secs: 30,
+        update_timeout_secs: 60,
         temporal: TemporalArgs {
             address: Some(temporal_address()),
             namespace: Some("default".into()),
