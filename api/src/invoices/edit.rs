@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use invoice_domain::{Currency, DecimalText};
+use invoice_domain::{Currency, DecimalText, InvoiceStatus};
 use invoice_workflows::InvoiceWorkflow;
 use invoice_workflows::invoice::messages::{ActorRequest, DraftEdit};
 use serde::Deserialize;
@@ -43,52 +43,44 @@ pub(super) struct UpdateInvoice {
 
 /// The draft as a create request, so that an edit is validated by exactly the same rules.
 async fn current_as_request(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<CreateInvoice> {
-    let row = sqlx::query!(
-        r#"SELECT customer_id, status, currency, issue_date, due_date, tax_rate::text AS "tax_rate!",
-                  discount_rate::text AS "discount_rate!", notes, reference
-           FROM invoices WHERE org_id = $1 AND id = $2"#,
-        auth.org_id,
-        id
-    )
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or_else(|| ApiError::not_found("Invoice"))?;
-    if row.status != "draft" {
+    let draft = fetch_invoice(state, auth.org_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Invoice"))?;
+    if draft.status != InvoiceStatus::Draft {
         return Err(ApiError::conflict(
             "not_a_draft",
-            format!("Only a draft can be changed; this invoice is {}.", row.status),
+            format!("Only a draft can be changed; this invoice is {}.", draft.status),
         ));
     }
     let currency: Currency =
-        row.currency.parse().map_err(|_| anyhow::anyhow!("stored currency is unknown"))?;
-    let items = sqlx::query!(
-        r#"SELECT description, quantity::text AS "quantity!", unit_price
-           FROM invoice_lines WHERE invoice_id = $1 ORDER BY position"#,
-        id
-    )
-    .fetch_all(&state.db)
-    .await?
-    .into_iter()
-    .map(|l| CreateLine {
-        description: l.description,
-        quantity: DecimalText(l.quantity),
-        unit_price: DecimalText(invoice_domain::money::to_decimal_string(l.unit_price, currency)),
-    })
-    .collect();
+        draft.currency.parse().map_err(|_| anyhow::anyhow!("stored currency is unknown"))?;
+    let items = draft
+        .lines
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| CreateLine {
+            description: l.description,
+            quantity: DecimalText(l.quantity),
+            unit_price: DecimalText(invoice_domain::money::to_decimal_string(
+                l.unit_price,
+                currency,
+            )),
+        })
+        .collect();
     Ok(CreateInvoice {
-        customer_id: Some(row.customer_id),
+        customer_id: Some(draft.customer_id),
         client_name: None,
         client_email: None,
         amount: None,
-        currency: row.currency,
-        due_date: row.due_date.to_string(),
-        issue_date: row.issue_date.map(|d| d.to_string()),
+        currency: draft.currency,
+        due_date: draft.due_date.to_string(),
+        issue_date: draft.issue_date.map(|d| d.to_string()),
         items,
         draft: true,
-        tax_rate: Some(DecimalText(row.tax_rate)),
-        discount: Some(DecimalText(row.discount_rate)),
-        notes: row.notes,
-        reference: row.reference,
+        tax_rate: Some(DecimalText(draft.tax_rate)),
+        discount: Some(DecimalText(draft.discount_rate)),
+        notes: draft.notes,
+        reference: draft.reference,
     })
 }
 
