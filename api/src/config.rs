@@ -118,6 +118,11 @@ pub struct AuthConfig {
     #[arg(long, env = "LOGIN_THROTTLE_WINDOW_SECONDS", default_value_t = 900)]
     pub login_throttle_window_secs: i64,
 
+    /// How often an open `/api/ws` socket re-checks that its caller is still a member of the
+    /// organisation (or its API key still valid), in seconds; it closes when not.
+    #[arg(long, env = "LIVE_MEMBERSHIP_CHECK_SECONDS", default_value_t = 60)]
+    pub live_membership_check_secs: u64,
+
     /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
@@ -172,6 +177,7 @@ impl AuthConfig {
             login_max_failures_per_account: 5,
             login_max_failures_per_ip: 20,
             login_throttle_window_secs: 900,
+            live_membership_check_secs: 60,
             trust_forwarded_for: true,
         }
     }

@@ -4,6 +4,7 @@
 //! Every route that touches organisation data takes an [`Auth`] and calls [`Auth::require`]
 //! with the least role it needs; the organisation id in [`Auth`] scopes every query.
 
+mod cookie;
 pub mod jwt;
 pub mod password;
 pub mod routes;
@@ -139,7 +140,7 @@ impl FromRequestParts<AppState> for Auth {
 }
 
 /// The caller behind a bearer token (an access token or an API key), with the role read now.
-/// Also used where the token cannot travel in a header (the WebSocket takes it as a query).
+/// Also used where the token cannot travel in a header (the WebSocket's first message).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Auth, ApiError> {
     if token.starts_with(API_KEY_PREFIX) {
         return authenticate_api_key(state, token).await;

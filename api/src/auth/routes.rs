@@ -1,10 +1,14 @@
 //! `/api/auth/*` and `/api/me`: registration (user + personal organisation), login with
 //! throttling, rotating refresh tokens, logout, and who-am-I.
+//!
+//! The refresh token travels in the JSON body, or, for a client that sends
+//! `X-Refresh-Token-Transport: cookie` (the web app), as an `HttpOnly` cookie ([`cookie`]).
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -13,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{Auth, Principal, Role, password, secret, throttle};
+use super::{Auth, Principal, Role, cookie, password, secret, throttle};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldErrors};
 use crate::extract::{Json, PeerAddr};
 use crate::state::AppState;
@@ -51,7 +55,10 @@ pub struct LoginRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    /// The refresh token; may be left out when the browser sends it as the `invoices_refresh`
+    /// cookie.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
     /// Switch to another organisation the user belongs to.
     pub organization_id: Option<Uuid>,
 }
@@ -59,7 +66,10 @@ pub struct RefreshRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogoutRequest {
-    pub refresh_token: String,
+    /// The refresh token; may be left out when the browser sends it as the `invoices_refresh`
+    /// cookie.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,8 +99,11 @@ pub struct MembershipView {
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub access_token: String,
-    /// Single use: each refresh returns the next one.
-    pub refresh_token: String,
+    /// Single use: each refresh returns the next one. Absent when the client asked for it as
+    /// a cookie (`X-Refresh-Token-Transport: cookie`): then it is the `HttpOnly` cookie
+    /// `invoices_refresh` instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     #[schema(example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
@@ -113,11 +126,15 @@ pub struct Me {
 
 /// Create an account and its personal organisation (the user is its owner).
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = Session), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("X-Refresh-Token-Transport" = Option<String>, Header,
+        description = "`cookie`: the refresh token as the `HttpOnly` cookie `invoices_refresh`, left out of the body.")),
+    responses((status = 201, body = Session, headers(("Set-Cookie" = String, description = "With the cookie transport: `invoices_refresh=<token>; HttpOnly; Secure; SameSite=Strict; Path=/api/auth; Max-Age=<refresh token lifetime>`."))),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Json(req): Json<RegisterRequest>,
-) -> ApiResult<(StatusCode, Json<Session>)> {
+) -> ApiResult<(StatusCode, HeaderMap, Json<Session>)> {
     let email = req.email.trim().to_owned();
     let mut errors = FieldErrors::new();
     if !invoice_domain::is_valid_email(&email) {
@@ -172,25 +189,29 @@ async fn register(
 
     let session = Session {
         access_token: state.jwt.issue(user_id, org_id).map_err(anyhow::Error::from)?,
-        refresh_token,
+        refresh_token: Some(refresh_token),
         token_type: "Bearer",
         expires_in: state.jwt.ttl().as_secs(),
         user: UserView { id: user_id, email, created_at },
         organization: OrganizationView { id: org_id, name: org_name },
         role: Role::Owner,
     };
-    Ok((StatusCode::CREATED, Json(session)))
+    let (headers, session) = deliver(&state, session, cookie::requested(&headers));
+    Ok((StatusCode::CREATED, headers, session))
 }
 
 /// Log in with email and password. Failed attempts are limited per account and per client IP.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = Session), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    params(("X-Refresh-Token-Transport" = Option<String>, Header,
+        description = "`cookie`: the refresh token as the `HttpOnly` cookie `invoices_refresh`, left out of the body.")),
+    responses((status = 200, body = Session, headers(("Set-Cookie" = String, description = "With the cookie transport: `invoices_refresh=<token>; HttpOnly; Secure; SameSite=Strict; Path=/api/auth; Max-Age=<refresh token lifetime>`."))),
+        (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
     Json(req): Json<LoginRequest>,
-) -> ApiResult<Json<Session>> {
+) -> ApiResult<(HeaderMap, Json<Session>)> {
     let email = req.email.trim();
     let ip = client_ip(&headers, peer, state.auth.trust_forwarded_for);
     let keys = throttle::Keys::new(email, ip);
@@ -218,25 +239,60 @@ async fn login(
     let refresh_token =
         insert_refresh_token(&mut tx, &state, user.id, organization.id, Uuid::now_v7()).await?;
     tx.commit().await?;
-    Ok(Json(Session {
+    let session = Session {
         access_token: state.jwt.issue(user.id, organization.id).map_err(anyhow::Error::from)?,
-        refresh_token,
+        refresh_token: Some(refresh_token),
         token_type: "Bearer",
         expires_in: state.jwt.ttl().as_secs(),
         user: UserView { id: user.id, email: user.email, created_at: user.created_at },
         organization,
         role,
-    }))
+    };
+    Ok(deliver(&state, session, cookie::requested(&headers)))
 }
 
 /// Trade a refresh token for a new access token and the next refresh token. A refresh token
 /// works once: presenting a used one revokes every token of its session.
+///
+/// The token comes from the body, or else from the `invoices_refresh` cookie; one that came as
+/// the cookie is answered as a cookie again, and a refused one is deleted.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = Session), (status = 401, body = ErrorBody)))]
+    params(("X-Refresh-Token-Transport" = Option<String>, Header,
+        description = "`cookie`: the refresh token as the `HttpOnly` cookie `invoices_refresh`, left out of the body.")),
+    responses((status = 200, body = Session, headers(("Set-Cookie" = String, description = "With the cookie transport: `invoices_refresh=<token>; HttpOnly; Secure; SameSite=Strict; Path=/api/auth; Max-Age=<refresh token lifetime>`."))),
+        (status = 401, body = ErrorBody)))]
 async fn refresh(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Json(req): Json<RefreshRequest>,
-) -> ApiResult<Json<Session>> {
+) -> Response {
+    let from_cookie = req.refresh_token.is_none();
+    let Some(token) = req.refresh_token.clone().or_else(|| cookie::read(&headers)) else {
+        return ApiError::unauthorized(
+            "missing_refresh_token",
+            "Send the refresh token in the body or as the invoices_refresh cookie.",
+        )
+        .into_response();
+    };
+    let as_cookie = from_cookie || cookie::requested(&headers);
+    match rotate(&state, &token, req.organization_id).await {
+        Ok(session) => deliver(&state, session, as_cookie).into_response(),
+        Err(err) => {
+            let mut response = err.into_response();
+            if from_cookie && response.status() == StatusCode::UNAUTHORIZED {
+                cookie::clear(response.headers_mut());
+            }
+            response
+        }
+    }
+}
+
+/// Trades `token` for the next session of its family, or revokes the family if it was used.
+async fn rotate(
+    state: &AppState,
+    token: &str,
+    organization_id: Option<Uuid>,
+) -> ApiResult<Session> {
     let invalid = || {
         ApiError::unauthorized(
             "invalid_refresh_token",
@@ -247,7 +303,7 @@ async fn refresh(
     let row = sqlx::query!(
         "SELECT id, user_id, org_id, family_id, expires_at, revoked_at
          FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
-        secret::sha256(&req.refresh_token)
+        secret::sha256(token)
     )
     .fetch_optional(&mut *tx)
     .await?
@@ -271,11 +327,11 @@ async fn refresh(
         return Err(invalid());
     }
     let (organization, role) =
-        membership(&mut tx, row.user_id, req.organization_id.or(Some(row.org_id)))
+        membership(&mut tx, row.user_id, organization_id.or(Some(row.org_id)))
             .await
             .map_err(|_| invalid())?;
     let next =
-        insert_refresh_token(&mut tx, &state, row.user_id, organization.id, row.family_id).await?;
+        insert_refresh_token(&mut tx, state, row.user_id, organization.id, row.family_id).await?;
     sqlx::query!(
         "UPDATE refresh_tokens SET revoked_at = now(),
                 replaced_by = (SELECT id FROM refresh_tokens WHERE token_hash = $2)
@@ -289,33 +345,49 @@ async fn refresh(
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(Json(Session {
+    Ok(Session {
         access_token: state.jwt.issue(row.user_id, organization.id).map_err(anyhow::Error::from)?,
-        refresh_token: next,
+        refresh_token: Some(next),
         token_type: "Bearer",
         expires_in: state.jwt.ttl().as_secs(),
         user: UserView { id: row.user_id, email: user.email, created_at: user.created_at },
         organization,
         role,
-    }))
+    })
 }
 
-/// End the session of a refresh token (every token of its family is revoked).
+/// End the session of a refresh token (every token of its family is revoked). The token comes
+/// from the body, or else from the `invoices_refresh` cookie, which is deleted either way.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = LogoutRequest,
-    responses((status = 204)))]
+    responses((status = 204, headers(("Set-Cookie" = String, description = "Deletes the `invoices_refresh` cookie.")))))]
 async fn logout(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Json(req): Json<LogoutRequest>,
-) -> ApiResult<StatusCode> {
-    sqlx::query!(
-        "UPDATE refresh_tokens SET revoked_at = now()
+) -> ApiResult<(StatusCode, HeaderMap)> {
+    if let Some(token) = req.refresh_token.or_else(|| cookie::read(&headers)) {
+        sqlx::query!(
+            "UPDATE refresh_tokens SET revoked_at = now()
          WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)
            AND revoked_at IS NULL",
-        secret::sha256(&req.refresh_token)
-    )
-    .execute(&state.db)
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
+            secret::sha256(&token)
+        )
+        .execute(&state.db)
+        .await?;
+    }
+    let mut cleared = HeaderMap::new();
+    cookie::clear(&mut cleared);
+    Ok((StatusCode::NO_CONTENT, cleared))
+}
+
+/// The session as the client asked for it: the refresh token in the body, or moved into an
+/// `HttpOnly` cookie and left out of the body.
+fn deliver(state: &AppState, mut session: Session, as_cookie: bool) -> (HeaderMap, Json<Session>) {
+    let mut headers = HeaderMap::new();
+    if as_cookie && let Some(token) = session.refresh_token.take() {
+        cookie::set(&mut headers, &token, state.auth.refresh_token_ttl_secs);
+    }
+    (headers, Json(session))
 }
 
 /// The caller: user, current organisation and role, and every organisation they belong to.

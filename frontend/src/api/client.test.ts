@@ -1,8 +1,15 @@
 // The typed client: the access token on every call, one silent refresh for any number of calls
-// that find it expired, and error answers as ApiError.
+// that find it expired (by the HttpOnly cookie: no refresh token in reach of scripts), and
+// error answers as ApiError.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { json, SESSION, stubApi } from "../testing/fakes";
-import { adoptSession, ApiError, client, currentAccessToken, unwrap } from "./client";
+import { adoptSession, ApiError, client, currentAccessToken, refreshSession, unwrap } from "./client";
+
+/** Whatever a script could read across reloads: nothing of the session may be there. */
+function storedAnywhere(): string {
+  const all = (storage: Storage) => Array.from({ length: storage.length }, (_, i) => `${storage.key(i)}=${storage.getItem(storage.key(i)!)}`);
+  return [...all(localStorage), ...all(sessionStorage), document.cookie].join(";");
+}
 
 afterEach(() => {
   adoptSession(null);
@@ -38,7 +45,11 @@ describe("client", () => {
     expect(created.name).toBe("Initech");
     expect(refreshes).toBe(1);
     expect(currentAccessToken()).toBe("fresh");
-    expect(localStorage.getItem("invoices.refreshToken")).toBe("refresh-2");
+    // The refresh sends no token: the browser adds the cookie; nothing is kept in storage.
+    const refresh = requests.find((r) => r.url.endsWith("/api/auth/refresh"))!;
+    expect(refresh.headers.get("X-Refresh-Token-Transport")).toBe("cookie");
+    expect(await refresh.json()).toEqual({});
+    expect(storedAnywhere()).not.toContain("refresh-");
     const resent = requests.filter((r) => r.method === "POST" && r.url.endsWith("/api/customers"));
     expect(resent).toHaveLength(2);
     expect(await resent[1].json()).toEqual({ name: "Initech" });
@@ -75,7 +86,30 @@ describe("client", () => {
     const error = await unwrap(client.GET("/api/me")).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ApiError);
     expect(currentAccessToken()).toBeNull();
-    expect(localStorage.getItem("invoices.refreshToken")).toBeNull();
+  });
+
+  it("asks for the refresh token as a cookie on every call and stores none", async () => {
+    const requests = stubApi((route) => (route === "POST /api/auth/login" ? json(200, SESSION) : undefined));
+    adoptSession(await unwrap(client.POST("/api/auth/login", { body: { email: "owner@example.com", password: "pw" } })));
+    expect(requests[0].headers.get("X-Refresh-Token-Transport")).toBe("cookie");
+    expect(currentAccessToken()).toBe("access-1");
+    expect(storedAnywhere()).toBe("");
+  });
+
+  it("finds out on a reload whether there is a session, by refreshing", async () => {
+    stubApi((route) => (route === "POST /api/auth/refresh" ? json(401, { error: { code: "missing_refresh_token", message: "None." } }) : undefined));
+    expect(await refreshSession()).toBe(false);
+    expect(currentAccessToken()).toBeNull();
+    const requests = stubApi();
+    expect(await refreshSession()).toBe(true);
+    expect(currentAccessToken()).toBe("access-1");
+    expect(requests.map((r) => `${r.method} ${new URL(r.url).pathname}`)).toEqual(["POST /api/auth/refresh"]);
+  });
+
+  it("does not refresh for a 401 without a session (a wrong password)", async () => {
+    const requests = stubApi(() => json(401, { error: { code: "invalid_credentials", message: "Wrong." } }));
+    await expect(unwrap(client.POST("/api/auth/login", { body: { email: "a@example.com", password: "x" } }))).rejects.toMatchObject({ status: 401 });
+    expect(requests).toHaveLength(1);
   });
 
   it("throws error answers as ApiError, with the field errors and the refusal", async () => {

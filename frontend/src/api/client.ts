@@ -1,6 +1,8 @@
 // The one way the app talks to the API: an openapi-fetch client typed from the generated
 // `paths`, sending same-origin JSON with the access token and refreshing silently (one at a
 // time: refresh tokens are single use); `unwrap` turns an error answer into an ApiError.
+// The refresh token never reaches this code: the API keeps it in an HttpOnly cookie (we ask
+// for that on every call), which the browser sends to /api/auth/* alone.
 import createClient, { createQuerySerializer } from "openapi-fetch";
 import { isRecord } from "./json";
 import type { components, paths } from "./schema";
@@ -45,7 +47,6 @@ function toApiError(response: Response, body: unknown): ApiError {
   return new ApiError(response.status, "http_error", `The server answered ${response.status}.`);
 }
 
-const REFRESH_KEY = "invoices.refreshToken";
 let accessToken: string | null = null;
 let refreshing: Promise<boolean> | null = null;
 let onSession: (session: Session | null) => void = () => {};
@@ -58,21 +59,14 @@ export function currentAccessToken(): string | null {
   return accessToken;
 }
 
-export function hasRefreshToken(): boolean {
-  return storedRefreshToken() !== null;
-}
-
-export function storedRefreshToken(): string | null {
-  return localStorage.getItem(REFRESH_KEY);
-}
-
-/** Keeps a new session: the access token in memory, the refresh token across reloads. */
+/** Keeps a new session's access token, in memory only (the refresh token is the cookie's). */
 export function adoptSession(session: Session | null) {
   accessToken = session?.accessToken ?? null;
-  if (session) localStorage.setItem(REFRESH_KEY, session.refreshToken);
-  else localStorage.removeItem(REFRESH_KEY);
   onSession(session);
 }
+
+/** Asks the API to set the refresh token as an HttpOnly cookie instead of answering it. */
+export const REFRESH_TRANSPORT = { header: "X-Refresh-Token-Transport", value: "cookie" } as const;
 
 // Request objects need an absolute URL outside a browser (Vitest); the page's own origin keeps
 // every call same-origin, as the API serves the app (and Vite proxies it in development).
@@ -83,20 +77,25 @@ const serializeQuery = createQuerySerializer();
 const querySerializer = (query: Record<string, unknown>) =>
   serializeQuery(Object.fromEntries(Object.entries(query).filter(([, value]) => value !== "")));
 
-/** `fetch` as it is at call time, not at start-up (tests stub it). */
-const send = (request: Request) => globalThis.fetch(request);
+/** `fetch` as it is at call time, not at start-up (tests stub it), with the cookie transport. */
+const send = (request: Request) => {
+  request.headers.set(REFRESH_TRANSPORT.header, REFRESH_TRANSPORT.value);
+  return globalThis.fetch(request);
+};
 
 /** Without the session: for the refresh itself, which must not wait on a refresh. */
 const sessionless = createClient<paths>({ baseUrl, querySerializer, fetch: send });
 
-/** Trades the refresh token for a new session (optionally in another organisation). */
+/**
+ * Trades the refresh cookie for a new session (optionally in another organisation); false when
+ * there is none, which is also how a reload finds out whether it is signed in.
+ */
 export function refreshSession(organizationId?: string): Promise<boolean> {
   if (refreshing && !organizationId) return refreshing;
-  const refreshToken = storedRefreshToken();
-  if (!refreshToken) return Promise.resolve(false);
   const attempt = (async () => {
     try {
-      const { data, response } = await sessionless.POST("/api/auth/refresh", { body: { refreshToken, organizationId } });
+      const body = organizationId ? { organizationId } : {};
+      const { data, response } = await sessionless.POST("/api/auth/refresh", { body });
       if (!data) {
         if (response.status === 401 || response.status === 400) adoptSession(null);
         return false;
@@ -126,7 +125,8 @@ async function sendWithSession(request: Request): Promise<Response> {
   const copy = request.clone();
   const sentWith = accessToken;
   const res = await send(authorized(request));
-  if (res.status !== 401 || !hasRefreshToken()) return res;
+  // Without a session (signing in, signed out) a 401 is the answer, not an expired token.
+  if (res.status !== 401 || sentWith === null) return res;
   if (accessToken !== sentWith || (await refreshSession())) return send(authorized(copy));
   return res;
 }

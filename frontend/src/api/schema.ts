@@ -67,7 +67,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End the session of a refresh token (every token of its family is revoked). */
+        /**
+         * End the session of a refresh token (every token of its family is revoked). The token comes
+         *     from the body, or else from the `invoices_refresh` cookie, which is deleted either way.
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -87,6 +90,8 @@ export interface paths {
         /**
          * Trade a refresh token for a new access token and the next refresh token. A refresh token
          *     works once: presenting a used one revokes every token of its session.
+         * @description The token comes from the body, or else from the `invoices_refresh` cookie; one that came as
+         *     the cookie is answered as a cookie again, and a refused one is deleted.
          */
         post: operations["refresh"];
         delete?: never;
@@ -510,10 +515,15 @@ export interface paths {
         };
         /**
          * Live invoice changes of the caller's organisation (WebSocket).
-         * @description Upgrade with `?token=<access token>`. The server sends JSON text messages
-         *     (`{"type":"invoice_changed","invoiceId","status","what","at"}` or `{"type":"resync"}`) and
-         *     closes with code 4001 when the access token expires; reconnect with a fresh one and read
-         *     everything again, since changes may have happened in between.
+         * @description Upgrade without credentials in the URL (URLs end up in proxy and server logs; a `token`
+         *     query parameter is refused with 400), then send `{"type":"auth","token":"<access token or
+         *     API key>"}` as the first message within 5 seconds; otherwise the server closes with 1008.
+         *     The server sends JSON text messages
+         *     (`{"type":"invoice_changed","invoiceId","status","what","at"}` or `{"type":"resync"}`),
+         *     closes with 4001 when the access token expires (at its `exp`) and with 4003 once the caller
+         *     is no longer a member of the organisation (checked every `LIVE_MEMBERSHIP_CHECK_SECONDS`);
+         *     reconnect with a fresh token and read everything again, since changes may have happened in
+         *     between.
          */
         get: operations["live"];
         put?: never;
@@ -971,7 +981,11 @@ export interface components {
             password: string;
         };
         LogoutRequest: {
-            refreshToken: string;
+            /**
+             * @description The refresh token; may be left out when the browser sends it as the `invoices_refresh`
+             *     cookie.
+             */
+            refreshToken?: string | null;
         };
         Me: {
             /** @description Every organisation the user belongs to (for the organisation switcher). */
@@ -1198,7 +1212,11 @@ export interface components {
              * @description Switch to another organisation the user belongs to.
              */
             organizationId?: string | null;
-            refreshToken: string;
+            /**
+             * @description The refresh token; may be left out when the browser sends it as the `invoices_refresh`
+             *     cookie.
+             */
+            refreshToken?: string | null;
         };
         RegisterRequest: {
             /** @example user@example.com */
@@ -1264,8 +1282,12 @@ export interface components {
              */
             expiresIn: number;
             organization: components["schemas"]["OrganizationView"];
-            /** @description Single use: each refresh returns the next one. */
-            refreshToken: string;
+            /**
+             * @description Single use: each refresh returns the next one. Absent when the client asked for it as
+             *     a cookie (`X-Refresh-Token-Transport: cookie`): then it is the `HttpOnly` cookie
+             *     `invoices_refresh` instead.
+             */
+            refreshToken?: string | null;
             role: components["schemas"]["Role"];
             /** @example Bearer */
             tokenType: string;
@@ -1467,7 +1489,10 @@ export interface operations {
     login: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: the refresh token as the `HttpOnly` cookie `invoices_refresh`, left out of the body. */
+                "X-Refresh-Token-Transport"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1479,6 +1504,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description With the cookie transport: `invoices_refresh=<token>; HttpOnly; Secure; SameSite=Strict; Path=/api/auth; Max-Age=<refresh token lifetime>`. */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1545,6 +1572,8 @@ export interface operations {
         responses: {
             204: {
                 headers: {
+                    /** @description Deletes the `invoices_refresh` cookie. */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1581,7 +1610,10 @@ export interface operations {
     refresh: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: the refresh token as the `HttpOnly` cookie `invoices_refresh`, left out of the body. */
+                "X-Refresh-Token-Transport"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1593,6 +1625,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description With the cookie transport: `invoices_refresh=<token>; HttpOnly; Secure; SameSite=Strict; Path=/api/auth; Max-Age=<refresh token lifetime>`. */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1639,7 +1673,10 @@ export interface operations {
     register: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: the refresh token as the `HttpOnly` cookie `invoices_refresh`, left out of the body. */
+                "X-Refresh-Token-Transport"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1651,6 +1688,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description With the cookie transport: `invoices_refresh=<token>; HttpOnly; Secure; SameSite=Strict; Path=/api/auth; Max-Age=<refresh token lifetime>`. */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3630,10 +3669,7 @@ export interface operations {
     };
     live: {
         parameters: {
-            query: {
-                /** @description An access token or API key (browsers cannot set headers on a WebSocket). */
-                token: string;
-            };
+            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
@@ -3650,23 +3686,6 @@ export interface operations {
                 };
             };
             400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Input that does not validate (field errors in `details`) */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,8 +1,9 @@
 // Who is signed in, in which organisation, with which role; sign up, log in, switch, log out.
-// The session survives reloads through the refresh token; access tokens are renewed silently
-// a minute before they expire.
+// The session survives reloads through the refresh token, an HttpOnly cookie the page cannot
+// read: a reload asks /api/auth/refresh whether there is one. Access tokens are renewed
+// silently a minute before they expire.
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from "react";
-import { adoptSession, client, hasRefreshToken, refreshSession, setSessionListener, storedRefreshToken, unwrap, type Schemas, type Session } from "../api/client";
+import { adoptSession, client, refreshSession, setSessionListener, unwrap, type Schemas, type Session } from "../api/client";
 
 type Role = Schemas["Role"];
 type Me = Schemas["Me"];
@@ -46,7 +47,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     });
     (async () => {
       try {
-        if (hasRefreshToken() && (await refreshSession())) await loadMe();
+        if (await refreshSession()) await loadMe();
       } finally {
         setLoading(false);
       }
@@ -67,8 +68,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       await loadMe();
     },
     async logout() {
-      const refreshToken = storedRefreshToken();
-      if (refreshToken) await unwrap(client.POST("/api/auth/logout", { body: { refreshToken } })).catch(() => {});
+      // The cookie goes along, and the answer deletes it.
+      await unwrap(client.POST("/api/auth/logout", { body: {} })).catch(() => {});
       adoptSession(null);
     },
     async switchOrganization(id) {

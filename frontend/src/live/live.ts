@@ -1,6 +1,8 @@
 // One WebSocket to /api/ws for the whole app: invoice changes of the organisation reach every
-// subscriber; it reconnects with a fresh token and backoff after a drop, and tells subscribers
-// to reload everything then (changes may have been missed).
+// subscriber. The access token goes in the first message, never the URL. The server closes the
+// socket when that token expires (4001) or the membership ends (4003); like after any drop, it
+// reconnects with a fresh token and backoff, and tells subscribers to reload everything then
+// (changes may have been missed).
 import { useEffect, useState } from "react";
 import { currentAccessToken, refreshSession, type Schemas } from "../api/client";
 import { isRecord, oneOf } from "../api/json";
@@ -45,6 +47,8 @@ let status: LiveStatus = "off";
 let attempt = 0;
 let retry: number | undefined;
 let wanted = false;
+/** The token the last socket authenticated with: after a close, a fresh one is needed. */
+let lastToken: string | null = null;
 
 function setStatus(next: LiveStatus) {
   status = next;
@@ -58,15 +62,18 @@ function emit(message: LiveMessage) {
 async function open() {
   if (!wanted) return;
   let token = currentAccessToken();
-  if (!token || attempt > 0) {
+  // The session may have renewed the token since the last socket opened; else refresh it.
+  if (!token || (attempt > 0 && token === lastToken)) {
     await refreshSession();
     token = currentAccessToken();
   }
   if (!token || !wanted) return;
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws?token=${encodeURIComponent(token)}`;
-  const ws = new WebSocket(url);
+  const authToken = token;
+  lastToken = authToken;
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws`);
   socket = ws;
   ws.onopen = () => {
+    ws.send(authMessage(authToken));
     if (attempt > 0) emit({ type: "resync" });
     attempt = 0;
     setStatus("live");
@@ -85,6 +92,11 @@ async function open() {
     const delay = Math.min(30_000, 1000 * 2 ** Math.min(attempt - 1, 5));
     retry = window.setTimeout(() => void open(), delay);
   };
+}
+
+/** The first message of every socket: the server closes one that sends anything else. */
+export function authMessage(token: string): string {
+  return JSON.stringify({ type: "auth", token });
 }
 
 /** Starts the connection (after login). */

@@ -64,7 +64,9 @@ export class FakeSocket {
   static last: FakeSocket | undefined;
   onopen: (() => void) | null = null;
   onmessage: ((event: { data: string }) => void) | null = null;
-  onclose: (() => void) | null = null;
+  onclose: ((event: { code: number }) => void) | null = null;
+  /** What the app sent, in order (the first is the auth message). */
+  readonly sent: string[] = [];
 
   constructor(readonly url: string) {
     FakeSocket.last = this;
@@ -78,8 +80,13 @@ export class FakeSocket {
     this.onmessage?.({ data: JSON.stringify(message) });
   }
 
-  close() {
-    this.onclose?.();
+  send(data: string) {
+    this.sent.push(data);
+  }
+
+  /** The server closes the socket (4001: the token expired). */
+  close(code = 1000) {
+    this.onclose?.({ code });
   }
 }
 

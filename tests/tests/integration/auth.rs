@@ -302,3 +302,194 @@ async fn api_keys_are_shown_once_hashed_at_rest_and_revocable(db: PgPool) {
         .await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
 }
+
+/// What a call in the web app's cookie transport answered: status, body, `Set-Cookie`s.
+struct CookieReply {
+    status: StatusCode,
+    body: serde_json::Value,
+    set_cookies: Vec<String>,
+}
+
+impl CookieReply {
+    /// The `invoices_refresh` cookie's value and attributes, from its one `Set-Cookie`.
+    fn refresh_cookie(&self) -> (String, Vec<String>) {
+        let found: Vec<&String> =
+            self.set_cookies.iter().filter(|c| c.starts_with("invoices_refresh=")).collect();
+        assert_eq!(found.len(), 1, "{:?}", self.set_cookies);
+        let mut parts = found[0].split(';').map(|p| p.trim().to_owned());
+        let value = parts.next().unwrap()["invoices_refresh=".len()..].to_owned();
+        (value, parts.collect())
+    }
+}
+
+/// POSTs `body` as the web app does: asking for the refresh token as a cookie, sending `cookie`
+/// (the refresh token) as the browser would.
+async fn cookie_call(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    body: serde_json::Value,
+) -> CookieReply {
+    let mut req = reqwest::Client::new()
+        .post(app.url(path))
+        .header("x-refresh-token-transport", "cookie")
+        .json(&body);
+    if let Some(token) = cookie {
+        req = req.header("cookie", format!("invoices_refresh={token}"));
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let set_cookies = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let text = res.text().await.unwrap();
+    let body = if text.is_empty() { json!(null) } else { serde_json::from_str(&text).unwrap() };
+    CookieReply { status, body, set_cookies }
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn the_cookie_transport_keeps_the_refresh_token_out_of_scripts_reach(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let r = cookie_call(
+        &app,
+        "/api/auth/register",
+        None,
+        json!({ "email": "cookie@example.com", "password": "SecurePassword123!" }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert!(r.body.get("refreshToken").is_none(), "token in the body: {}", r.body);
+    assert!(r.body["accessToken"].is_string());
+    let (registered, attributes) = r.refresh_cookie();
+    assert!(!registered.is_empty());
+    let ttl = 30 * 24 * 3600;
+    for expected in
+        ["HttpOnly", "Secure", "SameSite=Strict", "Path=/api/auth", &format!("Max-Age={ttl}")]
+    {
+        assert!(attributes.iter().any(|a| a == expected), "{expected} missing: {attributes:?}");
+    }
+
+    let r = cookie_call(
+        &app,
+        "/api/auth/login",
+        None,
+        json!({ "email": "cookie@example.com", "password": "SecurePassword123!" }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.body.get("refreshToken").is_none(), "{}", r.body);
+    let (logged_in, _) = r.refresh_cookie();
+
+    // A refresh by cookie, with an empty body, rotates the cookie.
+    let r = cookie_call(&app, "/api/auth/refresh", Some(&logged_in), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.body.get("refreshToken").is_none(), "{}", r.body);
+    assert_eq!(app.get("/api/me", r.body["accessToken"].as_str().unwrap()).await.status, 200);
+    let (rotated, attributes) = r.refresh_cookie();
+    assert_ne!(rotated, logged_in, "the cookie rotates");
+    assert!(attributes.iter().any(|a| a == "HttpOnly"), "{attributes:?}");
+
+    // The old cookie again, as a thief replaying it: refused, the cookie deleted, and the
+    // whole session ends, as for tokens sent in the body.
+    let r = cookie_call(&app, "/api/auth/refresh", Some(&logged_in), json!({})).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.body["error"]["code"], "refresh_token_reused");
+    assert_eq!(r.refresh_cookie().0, "");
+    let r = cookie_call(&app, "/api/auth/refresh", Some(&rotated), json!({})).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "the successor died with it");
+
+    // Neither cookie nor body: nothing to refresh.
+    let r = cookie_call(&app, "/api/auth/refresh", None, json!({})).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("missing_refresh_token"))
+    );
+
+    // The registration's session is a separate family, untouched by that revocation.
+    let r = cookie_call(&app, "/api/auth/refresh", Some(&registered), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let (current, _) = r.refresh_cookie();
+
+    // Logout by cookie ends the session and deletes the cookie.
+    let r = cookie_call(&app, "/api/auth/logout", Some(&current), json!({})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let (value, attributes) = r.refresh_cookie();
+    assert_eq!(value, "");
+    assert!(attributes.iter().any(|a| a == "Max-Age=0"), "{attributes:?}");
+    assert!(attributes.iter().any(|a| a == "Path=/api/auth"), "{attributes:?}");
+    let r = cookie_call(&app, "/api/auth/refresh", Some(&current), json!({})).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// A client that does not ask for the cookie gets no cookie: API clients keep the body.
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn without_the_cookie_transport_the_token_stays_in_the_body(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let res = reqwest::Client::new()
+        .post(app.url("/api/auth/register"))
+        .json(&json!({ "email": "body@example.com", "password": "SecurePassword123!" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert!(res.headers().get("set-cookie").is_none());
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["refreshToken"].is_string(), "{body}");
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn logging_out_everywhere_ends_every_session_at_once(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let user = app.register("everywhere@example.com").await;
+    // A second device.
+    let other = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({ "email": user.email, "password": user.password })),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+    let other_access = other.body["accessToken"].as_str().unwrap().to_owned();
+    let other_refresh = other.body["refreshToken"].as_str().unwrap().to_owned();
+    // Tokens issued in the same second as the logout would pass the whole-second check.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let r =
+        app.call(Method::POST, "/api/auth/logout-everywhere", Some(&user.access_token), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    for token in [&user.access_token, &other_access] {
+        let r = app.get("/api/me", token).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNAUTHORIZED, "session_ended"),
+            "{:?}",
+            r.body
+        );
+    }
+    for refresh in [&user.refresh_token, &other_refresh] {
+        let r = app
+            .call(Method::POST, "/api/auth/refresh", None, Some(json!({ "refreshToken": refresh })))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    }
+    // Logging in again works.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({ "email": user.email, "password": user.password })),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/me", again.body["accessToken"].as_str().unwrap()).await.status,
+        StatusCode::OK
+    );
+}

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::common::TestApp;
 use crate::common::stack::Stack;
+use crate::common::{JWT_SECRET, TestApp};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -13,9 +13,33 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Opens `/api/ws` and authenticates with `token` as the first message.
 async fn connect(app: &TestApp, token: &str) -> Result<Socket, WsError> {
-    let url = format!("ws://{}/api/ws?token={token}", app.addr);
+    let mut socket = open(app).await?;
+    socket.send(Message::text(json!({ "type": "auth", "token": token }).to_string())).await?;
+    Ok(socket)
+}
+
+/// Opens `/api/ws` without authenticating.
+async fn open(app: &TestApp) -> Result<Socket, WsError> {
+    let url = format!("ws://{}/api/ws", app.addr);
     tokio_tungstenite::connect_async(url).await.map(|(socket, _)| socket)
+}
+
+/// The close code the server ends the socket with within `within` (messages before it are
+/// skipped); panics if the socket stays open.
+async fn close_code(socket: &mut Socket, within: Duration) -> u16 {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, socket.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return frame.map_or(1005, |f| u16::from(f.code));
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no close frame within {within:?}: {other:?}"),
+        }
+    }
 }
 
 /// The next JSON message within `within`, or None.
@@ -150,17 +174,86 @@ async fn the_socket_refuses_bad_tokens_and_plain_requests(db: PgPool) {
     let app = TestApp::spawn(db).await;
     let user = app.register("live-refused@example.com").await;
     for token in ["", "garbage", "inv_sk_nope_nope"] {
-        match connect(&app, token).await {
-            Err(WsError::Http(response)) => assert_eq!(response.status(), 401, "{token}"),
-            other => panic!("token {token:?} was not refused: {other:?}"),
-        }
+        let mut socket = connect(&app, token).await.expect("the upgrade itself succeeds");
+        assert_eq!(close_code(&mut socket, Duration::from_secs(5)).await, 1008, "{token:?}");
     }
+    // The first message must be the auth message.
+    let mut socket = open(&app).await.unwrap();
+    socket.send(Message::text(r#"{"type":"subscribe"}"#)).await.unwrap();
+    assert_eq!(close_code(&mut socket, Duration::from_secs(5)).await, 1008);
     // Without an upgrade: a JSON error, like every other error of the API.
-    let r = app.get(&format!("/api/ws?token={}", user.access_token), &user.access_token).await;
-    assert_eq!(r.status, 400, "{:?}", r.body);
-    assert_eq!(r.code(), "websocket_required");
     let r = app.get("/api/ws", &user.access_token).await;
     assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.code(), "websocket_required");
+}
+
+/// Tokens in URLs end up in access logs and browser history: even a valid one is refused there.
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn a_token_in_the_url_is_refused(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let user = app.register("live-url@example.com").await;
+    let url = format!("ws://{}/api/ws?token={}", app.addr, user.access_token);
+    match tokio_tungstenite::connect_async(url).await {
+        Err(WsError::Http(response)) => assert_eq!(response.status(), 400),
+        other => panic!("a token in the URL was accepted: {other:?}"),
+    }
+    let r = app.get(&format!("/api/ws?token={}", user.access_token), &user.access_token).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "token_in_url"), "{:?}", r.body);
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn the_auth_message_opens_the_socket_and_silence_closes_it(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let user = app.register("live-auth@example.com").await;
+    let mut socket = connect(&app, &user.access_token).await.expect("connects");
+    // The server read the auth message before this ping: a refusal would have closed first.
+    assert_alive(&mut socket).await;
+
+    // A socket that never authenticates is closed after a few seconds.
+    let mut silent = open(&app).await.unwrap();
+    assert_eq!(close_code(&mut silent, Duration::from_secs(10)).await, 1008);
+}
+
+/// The socket lives as long as its access token, from the token's own `exp`.
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn the_socket_closes_when_its_token_expires(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let user = app.register("live-expiry@example.com").await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({
+        "sub": user.user_id, "org": user.org_id, "iat": now, "exp": now + 3,
+        "iss": "invoice-api", "aud": "invoice-api", "jti": uuid::Uuid::new_v4(),
+    });
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap();
+    let mut socket = connect(&app, &token).await.expect("connects");
+    assert_alive(&mut socket).await;
+    assert_eq!(close_code(&mut socket, Duration::from_secs(10)).await, 4001);
+    assert!(chrono::Utc::now().timestamp() >= now + 2, "closed before the token expired");
+    // A normal token's socket is still open: 4001 came from the short token's own exp.
+    let mut normal = connect(&app, &user.access_token).await.expect("connects");
+    assert_alive(&mut normal).await;
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn the_socket_closes_once_its_member_is_removed(db: PgPool) {
+    let app = TestApp::spawn_with(db, |c| c.auth.live_membership_check_secs = 1).await;
+    let owner = app.register("live-owner-rm@example.com").await;
+    let member = app.register("live-member-rm@example.com").await;
+    let member_token = app.join(&owner, &member, "viewer").await;
+    let mut theirs = connect(&app, &member_token).await.expect("member connects");
+    let mut mine = connect(&app, &owner.access_token).await.expect("owner connects");
+    assert_alive(&mut theirs).await;
+
+    let path = format!("/api/org/members/{}", member.user_id);
+    let r = app.call(reqwest::Method::DELETE, &path, Some(&owner.access_token), None).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(close_code(&mut theirs, Duration::from_secs(10)).await, 4003);
+    assert_alive(&mut mine).await;
 }
 
 #[sqlx::test(migrator = "invoice_api::MIGRATOR")]
