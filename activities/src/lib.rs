@@ -17,3 +17,30 @@ pub use invoice_storage as storage;
 pub use invoices::InvoiceActivities;
 #[cfg(feature = "dev-tools")]
 pub use platform::PlatformActivities;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use invoice_workflows::invoice::options::{CHECKOUT_TIMEOUT, STEP_TIMEOUT};
+
+    /// A provider call that outlives its activity's attempt keeps running while Temporal retries
+    /// the attempt: an email sent twice, a payer waiting on two requests. Each provider timeout
+    /// stays below its activity's start-to-close timeout, with room for the rest of the
+    /// activity (database, PDF download).
+    #[test]
+    fn provider_timeouts_end_before_their_activities() {
+        let bounds: [(&str, Duration, Duration); 3] = [
+            ("SMTP send", crate::email::SmtpConfig::DEFAULT_TIMEOUT, STEP_TIMEOUT),
+            ("SES send", crate::email::SES_OPERATION_TIMEOUT, STEP_TIMEOUT),
+            ("Stripe checkout", crate::payments::STRIPE_TIMEOUT, CHECKOUT_TIMEOUT),
+        ];
+        for (provider, timeout, activity) in bounds {
+            assert!(
+                timeout < activity,
+                "{provider}: the provider timeout {timeout:?} must be shorter than the activity's \
+                 start-to-close timeout {activity:?}"
+            );
+        }
+    }
+}

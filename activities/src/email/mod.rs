@@ -9,8 +9,11 @@ mod smtp;
 
 use std::time::Duration;
 
+use invoice_workflows::invoice::options::STEP_TIMEOUT;
 use secrecy::SecretString;
 
+#[cfg(test)]
+pub(crate) use ses::OPERATION_TIMEOUT as SES_OPERATION_TIMEOUT;
 pub use ses::{SesMailer, ses_tag_value};
 pub use smtp::SmtpMailer;
 
@@ -106,13 +109,17 @@ pub struct SmtpConfig {
     /// `SMTP_USERNAME`, with `SMTP_PASSWORD`; both or neither (empty counts as unset).
     pub username: Option<String>,
     pub password: Option<SecretString>,
-    /// How long one SMTP exchange may take before it counts as a transient failure.
+    /// How long one send (connect, greet, authenticate, transfer) may take before it counts as
+    /// a transient failure. Keep it well below the send activity's start-to-close timeout
+    /// ([`STEP_TIMEOUT`]): an exchange still running when Temporal gives up on the attempt may
+    /// deliver the mail while the retry sends it again.
     pub timeout: Duration,
 }
 
 impl SmtpConfig {
-    /// The default time allowed for one SMTP exchange.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The default time allowed for one send: half the activity's time, the rest is for the
+    /// database and the PDF download around it.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(STEP_TIMEOUT.as_secs() / 2);
 
     /// A relay at `url` without credentials.
     pub fn new(url: impl Into<String>) -> Self {

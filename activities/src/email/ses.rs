@@ -1,7 +1,10 @@
 //! The Amazon SES v2 backend: the MIME message goes out as SES "raw" content (so attachments and
 //! our headers survive), with the idempotency key as a message tag for SES event publishing.
 
+use std::time::Duration;
+
 use aws_sdk_sesv2::config::http::HttpResponse;
+use aws_sdk_sesv2::config::timeout::TimeoutConfig;
 use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::primitives::Blob;
@@ -13,6 +16,13 @@ use super::{EmailError, IDEMPOTENCY_TAG, Message, SentMessage, SesConfig, defaul
 use invoice_storage::load_sdk_config;
 
 const PROVIDER: &str = "SES";
+
+/// How long one send may take, the SDK's own retries included. Like SMTP's
+/// ([`super::SmtpConfig::DEFAULT_TIMEOUT`]), well below the send activity's start-to-close
+/// timeout, so an attempt never outlives the activity that Temporal already retries.
+pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// One HTTP attempt within [`OPERATION_TIMEOUT`], leaving room for the SDK to retry once.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// SES's limit on a tag value.
 const MAX_TAG_LEN: usize = 256;
 
@@ -29,7 +39,11 @@ impl SesMailer {
     /// AWS chain. Contacts nothing yet.
     pub async fn connect(config: &SesConfig, from: &str) -> Result<Self, EmailError> {
         let sdk = load_sdk_config(&config.region).await;
-        let mut builder = aws_sdk_sesv2::config::Builder::from(&sdk);
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(OPERATION_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .build();
+        let mut builder = aws_sdk_sesv2::config::Builder::from(&sdk).timeout_config(timeouts);
         if let Some(url) = config.endpoint_url.as_deref().filter(|url| !url.is_empty()) {
             builder = builder.endpoint_url(url);
         }

@@ -1,6 +1,8 @@
 //! The SMTP backend (lettre on tokio): plain SMTP to the local mail catcher, STARTTLS or
 //! implicit TLS with credentials to a real relay.
 
+use std::time::Duration;
+
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -17,6 +19,8 @@ const PROVIDER: &str = "SMTP";
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// Bounds the whole send: lettre's own timeout applies to each command, not to the sum.
+    timeout: Duration,
 }
 
 impl SmtpMailer {
@@ -48,12 +52,22 @@ impl SmtpMailer {
                 ));
             }
         }
-        Ok(Self { transport: builder.build(), from: default_sender(from)? })
+        Ok(Self {
+            transport: builder.build(),
+            from: default_sender(from)?,
+            timeout: config.timeout,
+        })
     }
 
     pub(super) async fn send(&self, message: &Message) -> Result<SentMessage, EmailError> {
         let prepared = mime::prepare(message, &self.from)?;
-        self.transport.send(prepared.mime).await.map_err(classify)?;
+        tokio::time::timeout(self.timeout, self.transport.send(prepared.mime))
+            .await
+            .map_err(|_| EmailError::Transient {
+                provider: PROVIDER,
+                detail: format!("no answer within {:?}", self.timeout),
+            })?
+            .map_err(classify)?;
         Ok(SentMessage { provider_message_id: prepared.message_id })
     }
 }

@@ -19,6 +19,12 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSessionPaymentIntentData, ProductData,
 };
 
+/// How long one request to Stripe may take. Below the checkout activity's start-to-close
+/// timeout ([`invoice_workflows::invoice::options::CHECKOUT_TIMEOUT`]) with room for the database reads and writes around it: a
+/// request still running when Temporal retries the attempt would race the retry (the
+/// idempotency key makes that safe at Stripe, but the payer would wait for both).
+pub(crate) const STRIPE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long a test checkout session stays usable (Stripe's default for Checkout is 24 h).
 const LOCAL_SESSION_HOURS: i64 = 24;
 
@@ -85,7 +91,7 @@ impl Payments {
             None => Provider::Local,
             Some(stripe) => {
                 let mut builder = stripe::ClientBuilder::new(stripe.secret_key.expose_secret())
-                    .timeout(Duration::from_secs(10));
+                    .timeout(STRIPE_TIMEOUT);
                 if let Some(base) = &stripe.api_base {
                     builder = builder.url(base.trim_end_matches('/'));
                 }

@@ -5,7 +5,7 @@
 pub mod activities;
 pub mod keys;
 pub mod messages;
-mod options;
+pub mod options;
 pub mod refusal;
 pub mod schedule;
 pub mod search_attributes;

@@ -1,6 +1,10 @@
 //! How the invoice workflow's steps are retried and bounded: one retry policy for every side
 //! effect, whether it runs as an activity or a local activity, and the two exceptions with
 //! their reasons.
+//!
+//! The start-to-close timeouts are public because the activities' own provider timeouts (SMTP,
+//! SES, Stripe) must stay below them: a provider call that outlives its attempt leaves the
+//! attempt running while Temporal already retries it (a second email, a second session).
 
 use std::time::Duration;
 
@@ -9,7 +13,13 @@ use temporalio_workflow::{ActivityOptions, LocalActivityOptions, RetryPolicy};
 /// Every step is one database transaction, one render or one provider call. The start-to-close
 /// timeout is also how long a run waits before retrying an attempt whose worker died
 /// (activities do not heartbeat), so it is kept short.
-const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The start-to-close timeout of a projection write (see `projection`).
+pub const PROJECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The start-to-close timeout of opening a checkout session (see `checkout`).
+pub const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Transient failures retry with backoff for about half an hour; then the invoice needs
 /// attention (ops can retry it). Permanent failures (non-retryable) need attention at once.
@@ -44,7 +54,7 @@ pub(super) fn local_step() -> LocalActivityOptions {
 /// projection must never be skipped, or Postgres would stop following the invoice.
 pub(super) fn projection() -> LocalActivityOptions {
     LocalActivityOptions::builder()
-        .start_to_close_timeout(Duration::from_secs(30))
+        .start_to_close_timeout(PROJECTION_TIMEOUT)
         .retry_policy(
             RetryPolicy::builder()
                 .initial_interval(Duration::from_millis(200))
@@ -58,7 +68,7 @@ pub(super) fn projection() -> LocalActivityOptions {
 /// Checkout sessions are opened while the payer waits: a few quick attempts, then the payer is
 /// told (and can press Pay again).
 pub(super) fn checkout() -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(15))
+    ActivityOptions::with_start_to_close_timeout(CHECKOUT_TIMEOUT)
         .summary("Open a checkout session".to_owned())
         .retry_policy(
             RetryPolicy::builder()
