@@ -8,10 +8,12 @@
 
 pub mod email;
 pub mod invoices;
+pub mod panics;
 pub mod payments;
 pub mod pdf;
 #[cfg(feature = "dev-tools")]
 mod platform;
+pub mod postgres;
 pub use invoice_storage as storage;
 
 pub use invoices::InvoiceActivities;

@@ -26,6 +26,32 @@ pub const GRACEFUL_SHUTDOWN_PERIOD: Duration = Duration::from_secs(20);
 /// a run evicted in between is simply replayed from its short history when its next task comes.
 pub const CACHED_WORKFLOWS: usize = 200;
 
+/// A panic on any thread ends the process, except a panic that one activity contains
+/// ([`invoice_activities::panics::contain`], e.g. the typst render of one invoice), which fails
+/// only that activity.
+///
+/// The Temporal core runs workflows on its own thread; if that thread panics (sdk-core 0.10.1
+/// does, "Trying to send a new WFT for a run which already has one!", under a burst of updates
+/// on one run), the worker would stay up and poll nothing. Exiting lets the process manager
+/// start a fresh worker, and Temporal hands the lost tasks to it: nothing is lost, only delayed.
+/// A contained panic is different: the activity fails for good, so its invoice needs attention,
+/// and aborting would only crash every worker that picks up the same invoice.
+pub fn crash_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        if invoice_activities::panics::is_contained() {
+            tracing::error!(panic = %info, "an activity panicked; failing that activity");
+            return;
+        }
+        tracing::error!(
+            panic = %info,
+            "a worker thread panicked; exiting so that a fresh worker takes over"
+        );
+        std::process::abort();
+    }));
+}
+
 /// Errors building a worker.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildWorkerError {
@@ -59,4 +85,52 @@ pub fn build_worker(
         .register_workflow::<invoice_workflows::ping::PingWorkflow>()?;
     let options = options.register_workflow::<InvoiceWorkflow>()?.build();
     Ok(Worker::new(runtime, client, options)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use invoice_activities::panics::contain;
+
+    /// Set in the child process that [`an_uncontained_panic_still_ends_the_process`] starts.
+    const CHILD: &str = "INVOICE_WORKER_PANIC_CHILD";
+
+    #[test]
+    fn a_contained_panic_fails_its_call_and_the_worker_lives_on() {
+        // cargo-nextest runs each test in its own process: the hook stays within this test.
+        super::crash_on_panic();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        // Where the render runs: the blocking pool.
+        let rendered = runtime
+            .block_on(async {
+                tokio::task::spawn_blocking(|| contain(|| -> Vec<u8> { panic!("typst") })).await
+            })
+            .expect("the blocking task returns instead of unwinding");
+        assert_eq!(rendered, Err("typst".to_owned()));
+        assert_eq!(contain(|| 1), Ok(1));
+    }
+
+    #[test]
+    fn an_uncontained_panic_still_ends_the_process() {
+        if std::env::var_os(CHILD).is_some() {
+            super::crash_on_panic();
+            // Like a panic on the Temporal core's thread: nothing contains it.
+            let _ = std::thread::spawn(|| panic!("core thread")).join();
+            // Only reached if the hook let the panic through.
+            std::process::exit(0);
+        }
+        let test = "tests::an_uncontained_panic_still_ends_the_process";
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(!status.success(), "the child survived an uncontained panic: {status}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt as _;
+            assert_eq!(status.signal(), Some(6), "expected SIGABRT, got {status}");
+        }
+    }
 }

@@ -37,7 +37,7 @@ struct Config {
 async fn main() -> ExitCode {
     let config = Config::parse();
     invoice_service::telemetry::init(config.log_format, "info");
-    crash_on_panic();
+    invoice_worker::crash_on_panic();
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -45,20 +45,6 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// A panic on any thread ends the process. The Temporal core runs workflows on its own thread;
-/// if that thread panics (sdk-core 0.10.1 does, "Trying to send a new WFT for a run which
-/// already has one!", under a burst of updates on one run), the worker would stay up and poll
-/// nothing. Exiting lets the process manager start a fresh worker, and Temporal hands the lost
-/// tasks to it: nothing is lost, only delayed.
-fn crash_on_panic() {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        report(info);
-        error!(panic = %info, "a worker thread panicked; exiting so that a fresh worker takes over");
-        std::process::abort();
-    }));
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {

@@ -26,7 +26,7 @@ pub enum SendError {
 impl SendError {
     pub fn is_permanent(&self) -> bool {
         match self {
-            SendError::Record(RecordError::Permanent(_)) => true,
+            SendError::Record(e) => e.is_permanent(),
             SendError::Email(e) => e.is_permanent(),
             _ => false,
         }

@@ -20,8 +20,9 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tracing::instrument;
 
 use crate::email::Mailer;
+use crate::panics;
 use crate::payments::Payments;
-use crate::pdf::PdfRenderer;
+use crate::pdf::{PdfError, PdfRenderer};
 use crate::storage::ObjectStore;
 use records::RecordError;
 
@@ -44,11 +45,25 @@ fn permanent(message: String) -> ActivityError {
     ActivityError::application(ApplicationFailure::builder(message).non_retryable(true).build())
 }
 
+/// Runs a render on the blocking pool. A template error or a panic in typst is a fault of this
+/// invoice's data, which the next attempt would render the same way: both fail the activity for
+/// good, so the invoice needs attention and the worker goes on with the others.
+async fn render_off_thread(
+    render: impl FnOnce() -> Result<Vec<u8>, PdfError> + Send + 'static,
+) -> Result<Vec<u8>, ActivityError> {
+    let rendered = tokio::task::spawn_blocking(move || panics::contain(render))
+        .await
+        .map_err(|e| ActivityError::from(anyhow::anyhow!("render task: {e}")))?;
+    let why = match rendered {
+        Ok(Ok(bytes)) => return Ok(bytes),
+        Ok(Err(e)) => e.to_string(),
+        Err(panic) => format!("the renderer panicked: {panic}"),
+    };
+    Err(permanent(format!("the invoice could not be rendered: {why}")))
+}
+
 fn record_error(e: RecordError) -> ActivityError {
-    match e {
-        RecordError::Permanent(m) => permanent(m),
-        other => other.into(),
-    }
+    if e.is_permanent() { permanent(e.to_string()) } else { e.into() }
 }
 
 #[activities]
@@ -105,10 +120,7 @@ impl InvoiceActivities {
             .await
             .map_err(record_error)?;
         let renderer = self.pdf.clone();
-        let bytes = tokio::task::spawn_blocking(move || renderer.render(&doc))
-            .await
-            .map_err(|e| ActivityError::from(anyhow::anyhow!("render task: {e}")))?
-            .map_err(|e| permanent(format!("the invoice could not be rendered: {e}")))?;
+        let bytes = render_off_thread(move || renderer.render(&doc)).await?;
         // The workflow projects the key to the invoice row: the projection is its one writer.
         let key = self
             .store
@@ -157,6 +169,59 @@ impl InvoiceActivities {
         _ctx: ActivityContext,
         input: Projection,
     ) -> Result<(), ActivityError> {
-        records::project(&self.db, &input).await.map_err(record_error)
+        // Unlike the steps, a projection Postgres refuses keeps retrying (visible in the run's
+        // pending local activity): the workflow has no way yet to park an invoice whose state
+        // cannot be written, and failing it for good would end the run on the spot.
+        records::project(&self.db, &input).await.map_err(|e| match e {
+            RecordError::Permanent(m) => permanent(m),
+            other => other.into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn non_retryable_message(error: ActivityError) -> Option<String> {
+        match error {
+            ActivityError::Application(failure) if failure.is_non_retryable() => {
+                Some(failure.to_string())
+            }
+            _ => None,
+        }
+    }
+
+    /// A text Postgres refuses (here a NUL byte) is refused on every attempt: the step fails
+    /// for good, so the invoice needs attention with Postgres's reason at once.
+    #[sqlx::test(migrations = false)]
+    async fn a_value_postgres_refuses_fails_the_step_for_good(db: PgPool) {
+        let refused = sqlx::query("SELECT $1::text").bind("Acme\0Ltd").execute(&db).await;
+        let error = record_error(RecordError::from(refused.unwrap_err()));
+        let message = non_retryable_message(error).expect("a non-retryable failure");
+        assert!(message.contains("invalid byte sequence"), "{message}");
+
+        // A connection that is gone still retries.
+        let error = record_error(RecordError::from(sqlx::Error::PoolClosed));
+        assert!(non_retryable_message(error).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_render_that_panics_fails_the_activity_for_good() {
+        let error = render_off_thread(|| panic!("index out of bounds")).await.unwrap_err();
+        let message = non_retryable_message(error).expect("a non-retryable failure");
+        assert_eq!(
+            message,
+            "the invoice could not be rendered: the renderer panicked: index out of bounds"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_render_error_fails_the_activity_for_good() {
+        let error =
+            render_off_thread(|| Err(PdfError::Compile("bad template".into()))).await.unwrap_err();
+        let message = non_retryable_message(error).expect("a non-retryable failure");
+        assert!(message.starts_with("the invoice could not be rendered: "), "{message}");
+        assert_eq!(render_off_thread(|| Ok(vec![1, 2])).await.unwrap(), vec![1, 2]);
     }
 }

@@ -29,6 +29,17 @@ pub enum RecordError {
     Database(#[from] sqlx::Error),
 }
 
+impl RecordError {
+    /// True when the same write would fail the same way: our own refusals, and values Postgres
+    /// refuses ([`crate::postgres::is_data_exception`]).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            RecordError::Permanent(_) => true,
+            RecordError::Database(e) => crate::postgres::is_data_exception(e),
+        }
+    }
+}
+
 /// Decimals travel as text and are cast to `numeric` in SQL: exact, and no decimal crate needed.
 fn numeric(d: Decimal4) -> String {
     d.to_string()

@@ -81,7 +81,11 @@ pub enum CheckoutError {
 
 impl CheckoutError {
     pub fn is_permanent(&self) -> bool {
-        matches!(self, CheckoutError::Refused(_) | CheckoutError::NotPayable(_))
+        match self {
+            CheckoutError::Refused(_) | CheckoutError::NotPayable(_) => true,
+            CheckoutError::Database(e) => crate::postgres::is_data_exception(e),
+            CheckoutError::Unavailable(_) => false,
+        }
     }
 }
 
