@@ -31,8 +31,12 @@ pub struct Readiness {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Checks {
+    /// `ok`, `unavailable` or `timed out`: never the cause itself (logged instead).
     pub database: String,
     pub temporal: String,
+    /// `ok`, or `mismatch`: a worker that announced itself in the last minutes uses another
+    /// payment provider than this API (`details.paymentProviders` of the 503 names them).
+    pub payments: String,
 }
 
 /// The process is up.
@@ -41,34 +45,58 @@ async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Postgres and Temporal both answer: the API can take traffic.
+/// Workers count as running when they refreshed their presence within this many seconds
+/// (three of their 30-second heartbeats).
+const LIVE_WORKER_SECS: f64 = 90.0;
+
+/// Postgres and Temporal both answer, and the running workers use this API's payment
+/// provider: the API can take traffic.
 #[utoipa::path(get, path = "/ready", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, body = ErrorBody)))]
 async fn ready(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<Readiness>)> {
-    let database = tokio::time::timeout(
+    let ours = state.payments.setting().as_str();
+    let providers = tokio::time::timeout(
         std::time::Duration::from_secs(2),
-        sqlx::query_scalar!("SELECT 1 AS \"one!\"").fetch_one(&state.db),
+        sqlx::query_scalar!(
+            r#"SELECT DISTINCT payment_provider AS "provider!" FROM worker_presence
+               WHERE seen_at > now() - make_interval(secs => $1)"#,
+            LIVE_WORKER_SECS
+        )
+        .fetch_all(&state.db),
     )
     .await;
-    let database = match database {
-        Ok(Ok(_)) => "ok".to_owned(),
-        Ok(Err(err)) => format!("error: {err}"),
-        Err(_) => "error: timed out".to_owned(),
+    let (database, workers) = match providers {
+        Ok(Ok(workers)) => ("ok".to_owned(), workers),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness: the database did not answer");
+            ("unavailable".to_owned(), Vec::new())
+        }
+        Err(_) => ("timed out".to_owned(), Vec::new()),
     };
     let temporal = match state.runs.check().await {
         Ok(()) => "ok".to_owned(),
-        Err(err) => format!("error: {err}"),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness: Temporal did not answer");
+            "unavailable".to_owned()
+        }
     };
-    if database == "ok" && temporal == "ok" {
+    let others: Vec<&String> = workers.iter().filter(|p| p.as_str() != ours).collect();
+    let payments = if others.is_empty() { "ok" } else { "mismatch" }.to_owned();
+    if database == "ok" && temporal == "ok" && payments == "ok" {
         return Ok((
             StatusCode::OK,
-            Json(Readiness { status: "ready", checks: Checks { database, temporal } }),
+            Json(Readiness { status: "ready", checks: Checks { database, temporal, payments } }),
         ));
     }
-    tracing::warn!(%database, %temporal, "not ready");
+    tracing::warn!(%database, %temporal, %payments, ?others, api = ours, "not ready");
+    let mut details =
+        json!({ "checks": { "database": database, "temporal": temporal, "payments": payments } });
+    if !others.is_empty() {
+        details["paymentProviders"] = json!({ "api": ours, "workers": workers });
+    }
     Err(ApiError::Unavailable {
         code: "not_ready",
-        message: "A dependency of the API is not reachable.".into(),
-        details: Some(json!({ "checks": { "database": database, "temporal": temporal } })),
+        message: "A dependency of the API is not reachable or not configured alike.".into(),
+        details: Some(details),
     })
 }

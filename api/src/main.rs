@@ -7,24 +7,33 @@ use invoice_api::config::{Cli, Command};
 use invoice_service::shutdown::ShutdownSignals;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     let config = cli.config;
+    let command = cli.command.unwrap_or(Command::Serve);
+    // A setting that is unsafe where the API runs stops it here, in one line naming the
+    // variable, before anything is served.
+    if matches!(command, Command::Serve)
+        && let Err(refusal) = config.checked_payment_provider()
+    {
+        eprintln!("invoice-api: {refusal}");
+        return Ok(std::process::ExitCode::from(invoice_service::environment::REFUSED_EXIT_CODE));
+    }
     invoice_service::telemetry::init(config.log_format, "info,tower_http=info,sqlx=warn");
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Migrate => {
-            invoice_api::migrate(&config.database_url).await.context("migrate the database")
+            invoice_api::migrate(&config.database_url).await.context("migrate the database")?;
         }
         #[cfg(feature = "dev-tools")]
-        Command::DemoData(args) => invoice_api::demo::run(&config, &args).await,
+        Command::DemoData(args) => invoice_api::demo::run(&config, &args).await?,
         Command::Openapi => {
             println!("{}", invoice_api::openapi::document().to_pretty_json()?);
-            Ok(())
         }
         Command::Serve => {
             let mut signals = ShutdownSignals::install().context("installing signal handlers")?;
             let state = invoice_api::build_state(&config).await?;
             let live = state.live.clone();
+            tokio::spawn(invoice_api::housekeeping::run(state.db.clone()));
             let app = invoice_api::router(state, config.body_limit_bytes);
             let listener = tokio::net::TcpListener::bind(config.addr)
                 .await
@@ -41,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?;
             tracing::info!("API stopped");
-            Ok(())
         }
     }
+    Ok(std::process::ExitCode::SUCCESS)
 }

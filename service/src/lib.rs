@@ -4,9 +4,11 @@
 //! logging, the database pool and the shutdown signals.
 
 pub mod database;
+pub mod environment;
 pub mod shutdown;
 pub mod telemetry;
 pub mod temporal;
 
+pub use environment::{AppEnv, EnvironmentArgs, PaymentProviderSetting, Refusal};
 pub use telemetry::LogFormat;
 pub use temporal::{ConnectError, TemporalArgs, TemporalSettings};

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use invoice_service::shutdown::ShutdownSignals;
 use invoice_service::temporal::connect_with_retry;
-use invoice_service::{LogFormat, TemporalArgs, TemporalSettings};
+use invoice_service::{LogFormat, PaymentProviderSetting, TemporalArgs, TemporalSettings};
 use invoice_worker::providers::ProviderConfig;
 use invoice_worker::{Runtime, build_worker};
 use temporalio_sdk::runtime::RuntimeOptions;
@@ -36,9 +36,18 @@ struct Config {
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
+    // A setting that is unsafe where the worker runs stops it here, in one line naming the
+    // variable, before it connects anywhere.
+    let provider = match config.providers.check() {
+        Ok(provider) => provider,
+        Err(refusal) => {
+            eprintln!("invoice-worker: {refusal}");
+            return ExitCode::from(invoice_service::environment::REFUSED_EXIT_CODE);
+        }
+    };
     invoice_service::telemetry::init(config.log_format, "info");
     invoice_worker::crash_on_panic();
-    match run(config).await {
+    match run(config, provider).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             error!(error = format!("{error:#}"), "worker failed");
@@ -47,7 +56,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config) -> anyhow::Result<()> {
+async fn run(config: Config, provider: PaymentProviderSetting) -> anyhow::Result<()> {
     // Installed before connecting so that a stop request while we wait for Temporal is a clean
     // exit rather than the default signal disposition killing the process.
     let mut signals = ShutdownSignals::install().context("installing the signal handlers")?;
@@ -66,6 +75,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default())
         .context("starting the Temporal runtime")?;
     let invoices = config.providers.build().await.context("setting up the providers")?;
+    tokio::spawn(invoice_worker::presence::heartbeat(invoices.db.clone(), provider));
     let mut worker = build_worker(&runtime, client, &temporal.task_queue, invoices)?;
 
     // `Worker::run` is not `Send`, so it stays on this task and the signal watcher moves to

@@ -44,6 +44,7 @@ type Log = Arc<Mutex<Vec<String>>>;
 
 fn spawn_worker(address: &str, task_queue: &str) -> anyhow::Result<(Child, Log)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_invoice-worker"))
+        .env("APP_ENV", "test")
         .env("TEMPORAL_ADDRESS", address)
         .env("TEMPORAL_NAMESPACE", "default")
         .env("TEMPORAL_TASK_QUEUE", task_queue)

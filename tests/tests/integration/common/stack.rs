@@ -23,7 +23,7 @@ pub(crate) fn required_env(name: &str) -> String {
 
 /// A workspace binary next to this test binary (`cargo test`/`nextest` build every workspace
 /// binary before running tests).
-fn binary(name: &str) -> PathBuf {
+pub(crate) fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join(name);
@@ -120,6 +120,7 @@ impl Stack {
         })
         .await;
         let worker_env = [
+            ("APP_ENV", "test".to_owned()),
             ("TEMPORAL_ADDRESS", super::temporal_address()),
             ("TEMPORAL_TASK_QUEUE", app.task_queue.clone()),
             ("DATABASE_URL", db_url),
