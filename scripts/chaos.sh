@@ -38,6 +38,11 @@ export FAULT_CRASH_AT=before_workflow_start
 export DATABASE_URL="${base_url%/*}/invoices_chaos"
 export TEMPORAL_ADDRESS="http://127.0.0.1:$temporal_port" TEMPORAL_TASK_QUEUE="chaos-$$"
 export API_ADDR="127.0.0.1:$api_port" PUBLIC_BASE_URL="http://127.0.0.1:$api_port"
+export APP_ENV=test PAYMENT_PROVIDER=test
+# Limits no run of this script reaches (tests/tests/integration/limits.rs tests them).
+export PUBLIC_RATE_LIMIT_PER_IP_PER_MINUTE=1000000 PAGE_RATE_LIMIT_PER_TOKEN_PER_MINUTE=1000000
+export PAY_RATE_LIMIT_PER_TOKEN_PER_MINUTE=1000000 REGISTER_RATE_LIMIT_PER_IP_PER_HOUR=1000000
+export INVOICE_EMAILS_ON_DEMAND_PER_DAY=1000000 EMAIL_DAILY_QUOTA_PER_ORG=1000000
 export JWT_SECRET="chaos-secret-chaos-secret-chaos-secret-0123"
 export STORAGE_BACKEND=local STORAGE_DIR="$work/objects" EMAIL_BACKEND=smtp SMTP_URL="smtp://127.0.0.1:$smtp_port"
 export LOG_FORMAT=json RUST_LOG=info

@@ -11,6 +11,9 @@ set -a
 [ -f .env ] && . ./.env
 set +a
 
+# Where the binaries run: development relaxes nothing silently, it only allows the local
+# defaults (the test checkout, plain SMTP and Postgres, http links) that production refuses.
+export APP_ENV="${APP_ENV:-development}"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/invoices}"
 export API_ADDR="${API_ADDR:-127.0.0.1:8080}"
 # The links in invoices and emails lead clients to this API's hosted invoice pages.
@@ -20,13 +23,12 @@ export TEMPORAL_TASK_QUEUE="${TEMPORAL_TASK_QUEUE:-invoices}"
 temporal_port="${TEMPORAL_PORT:-7233}"
 temporal_ui_port="${TEMPORAL_UI_PORT:-8233}"
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-http://127.0.0.1:$temporal_port}"
-# Support's "open in Temporal UI" links in the web app.
-export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://127.0.0.1:$temporal_ui_port}"
 export WEB_DIST="${WEB_DIST:-$ROOT/frontend/dist}"
 
 mkdir -p .data
 if [ -z "${JWT_SECRET:-}" ]; then
-  [ -s .data/jwt-secret ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > .data/jwt-secret
+  # Marked `dev-only-` so that a production start-up recognises and refuses it.
+  [ -s .data/jwt-secret ] || python3 -c 'import secrets; print("dev-only-" + secrets.token_urlsafe(48))' > .data/jwt-secret
   JWT_SECRET="$(cat .data/jwt-secret)"
   export JWT_SECRET
 fi

@@ -21,7 +21,11 @@ api_port=$(free_port)
 export DATABASE_URL="${base_url%/*}/invoices_e2e"
 export TEMPORAL_TASK_QUEUE="e2e-$$" API_ADDR="127.0.0.1:$api_port"
 export PUBLIC_BASE_URL="http://127.0.0.1:$api_port" WEB_DIST="$ROOT/frontend/dist"
-export TEMPORAL_UI_URL="http://127.0.0.1:8233"
+export APP_ENV=test PAYMENT_PROVIDER=test
+# Limits no run of this script reaches (tests/tests/integration/limits.rs tests them).
+export PUBLIC_RATE_LIMIT_PER_IP_PER_MINUTE=1000000 PAGE_RATE_LIMIT_PER_TOKEN_PER_MINUTE=1000000
+export PAY_RATE_LIMIT_PER_TOKEN_PER_MINUTE=1000000 REGISTER_RATE_LIMIT_PER_IP_PER_HOUR=1000000
+export INVOICE_EMAILS_ON_DEMAND_PER_DAY=1000000 EMAIL_DAILY_QUOTA_PER_ORG=1000000
 export JWT_SECRET="e2e-secret-e2e-secret-e2e-secret-0123456789"
 export STORAGE_BACKEND=local STORAGE_DIR="$e2e/objects" EMAIL_BACKEND=smtp SMTP_URL="$SMTP_TEST_URL"
 export LOG_FORMAT=json RUST_LOG=info

@@ -31,6 +31,11 @@ api_port=$(free_port)
 export DATABASE_URL="${base_url%/*}/invoices_fuzz"
 export TEMPORAL_TASK_QUEUE="fuzz-$$" API_ADDR="127.0.0.1:$api_port"
 export PUBLIC_BASE_URL="http://127.0.0.1:$api_port"
+export APP_ENV=test PAYMENT_PROVIDER=test
+# Limits no run of this script reaches (tests/tests/integration/limits.rs tests them).
+export PUBLIC_RATE_LIMIT_PER_IP_PER_MINUTE=1000000 PAGE_RATE_LIMIT_PER_TOKEN_PER_MINUTE=1000000
+export PAY_RATE_LIMIT_PER_TOKEN_PER_MINUTE=1000000 REGISTER_RATE_LIMIT_PER_IP_PER_HOUR=1000000
+export INVOICE_EMAILS_ON_DEMAND_PER_DAY=1000000 EMAIL_DAILY_QUOTA_PER_ORG=1000000
 export JWT_SECRET="fuzz-secret-fuzz-secret-fuzz-secret-0123456789"
 # The run must not outlive its access token.
 export ACCESS_TOKEN_TTL_SECONDS=3600

@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
-pub use invoice_service::{LogFormat, TemporalArgs};
+use invoice_service::environment::production;
+pub use invoice_service::{
+    AppEnv, EnvironmentArgs, LogFormat, PaymentProviderSetting, Refusal, TemporalArgs,
+};
 use secrecy::SecretString;
 
 #[derive(Debug, Clone, Parser)]
@@ -33,6 +36,10 @@ pub enum Command {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
+    /// `APP_ENV` and `PAYMENT_PROVIDER`.
+    #[command(flatten)]
+    pub environment: EnvironmentArgs,
+
     /// Address the HTTP server listens on.
     #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
@@ -74,6 +81,8 @@ pub struct Config {
 
     #[command(flatten)]
     pub auth: AuthConfig,
+    #[command(flatten)]
+    pub limits: LimitsConfig,
     #[command(flatten)]
     pub payments: PaymentsConfig,
     #[command(flatten)]
@@ -122,17 +131,56 @@ pub struct AuthConfig {
     /// organisation (or its API key still valid), in seconds; it closes when not.
     #[arg(long, env = "LIVE_MEMBERSHIP_CHECK_SECONDS", default_value_t = 60)]
     pub live_membership_check_secs: u64,
-
-    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted proxy).
-    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
-    pub trust_forwarded_for: bool,
 }
 
-/// How clients pay: Stripe (when its webhook secret is set) or the built-in test checkout.
+/// Limits on the public endpoints (`crate::limits`), and where the client's address comes from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitsConfig {
+    /// Proxies (load balancers) in front of the API that append to `X-Forwarded-For`; the
+    /// client IP is the entry this many places from the right. 0: the socket peer.
+    #[arg(long, env = "TRUSTED_PROXY_COUNT", default_value_t = 0)]
+    pub trusted_proxies: usize,
+    /// Requests per client IP per minute to each kind of public endpoint (hosted pages, pay,
+    /// login and refresh).
+    #[arg(long, env = "PUBLIC_RATE_LIMIT_PER_IP_PER_MINUTE", default_value_t = 120)]
+    pub public_per_ip_per_minute: u32,
+    /// Views of one invoice link (page, PDF) per minute, from anywhere.
+    #[arg(long, env = "PAGE_RATE_LIMIT_PER_TOKEN_PER_MINUTE", default_value_t = 60)]
+    pub page_per_token_per_minute: u32,
+    /// Pay and checkout calls on one invoice link per minute, from anywhere.
+    #[arg(long, env = "PAY_RATE_LIMIT_PER_TOKEN_PER_MINUTE", default_value_t = 10)]
+    pub pay_per_token_per_minute: u32,
+    /// Registrations per client IP per hour.
+    #[arg(long, env = "REGISTER_RATE_LIMIT_PER_IP_PER_HOUR", default_value_t = 10)]
+    pub register_per_ip_per_hour: u32,
+    /// Webhook deliveries per sender IP per minute (the provider's bursts fit well within).
+    #[arg(long, env = "WEBHOOK_RATE_LIMIT_PER_IP_PER_MINUTE", default_value_t = 1200)]
+    pub webhook_per_ip_per_minute: u32,
+    /// Resends and remind-now calls per invoice per day (together).
+    #[arg(long, env = "INVOICE_EMAILS_ON_DEMAND_PER_DAY", default_value_t = 5)]
+    pub emails_on_demand_per_invoice_per_day: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: 0,
+            public_per_ip_per_minute: 120,
+            page_per_token_per_minute: 60,
+            pay_per_token_per_minute: 10,
+            register_per_ip_per_hour: 10,
+            webhook_per_ip_per_minute: 1200,
+            emails_on_demand_per_invoice_per_day: 5,
+        }
+    }
+}
+
+/// The secrets of the payment provider's events: Stripe's webhook secret, or the local one the
+/// built-in test checkout signs with (`PAYMENT_PROVIDER` chooses which is in use).
 #[derive(Debug, Clone, clap::Args)]
 pub struct PaymentsConfig {
-    /// Signing secret of the Stripe webhook endpoint (`whsec_...`). Without it the provider is
-    /// `local`: the test checkout is served and its events are signed with the local secret.
+    /// Signing secret of the Stripe webhook endpoint (`whsec_...`); required with
+    /// `PAYMENT_PROVIDER=stripe`.
     #[arg(long = "stripe-webhook-secret", env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
     pub stripe_webhook_secret: Option<SecretString>,
     /// The secret the local test checkout signs its Stripe-format events with.
@@ -145,12 +193,56 @@ pub struct PaymentsConfig {
     pub local_webhook_secret: SecretString,
 }
 
+/// The secret the test checkout signs with unless `LOCAL_WEBHOOK_SECRET` says otherwise: public,
+/// so never accepted as Stripe's.
+pub const LOCAL_WEBHOOK_SECRET: &str = "whsec_local_test_checkout";
+
+impl Config {
+    /// The payment provider this API serves, after the start-up checks: in production every
+    /// setting that is only safe on a developer's machine is a [`Refusal`] naming its variable.
+    pub fn checked_payment_provider(&self) -> Result<PaymentProviderSetting, Refusal> {
+        use secrecy::ExposeSecret as _;
+        let stripe_secret = self
+            .payments
+            .stripe_webhook_secret
+            .as_ref()
+            .map(|s| s.expose_secret().trim().to_owned())
+            .filter(|s| !s.is_empty());
+        let provider = self.environment.payment_provider(stripe_secret.is_some())?;
+        if provider == PaymentProviderSetting::Stripe {
+            match stripe_secret.as_deref() {
+                None => {
+                    return Err(Refusal::new(
+                        "STRIPE_WEBHOOK_SECRET",
+                        "must be set with PAYMENT_PROVIDER=stripe",
+                    ));
+                }
+                Some(LOCAL_WEBHOOK_SECRET) => {
+                    return Err(Refusal::new(
+                        "STRIPE_WEBHOOK_SECRET",
+                        "is the public local test secret; set the endpoint's secret from Stripe",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if self.environment.app_env()?.is_production() {
+            production::jwt_secret(self.auth.jwt_secret.expose_secret())?;
+            production::database_url("DATABASE_URL", &self.database_url)?;
+            for switch in ["DEMO_DATA", "FAULT_CRASH_EVERY"] {
+                production::dev_switch_off(switch, std::env::var(switch).ok().as_deref())?;
+            }
+        }
+        Ok(provider)
+    }
+}
+
 impl PaymentsConfig {
     /// The local test checkout with its default secret.
     pub fn local() -> Self {
         Self {
             stripe_webhook_secret: None,
-            local_webhook_secret: SecretString::from("whsec_local_test_checkout"),
+            local_webhook_secret: SecretString::from(LOCAL_WEBHOOK_SECRET),
         }
     }
 }
@@ -162,9 +254,6 @@ pub struct WebConfig {
     /// that is not under `/api` answered by its `index.html`. Unset: no web app is served.
     #[arg(long = "web-dist", env = "WEB_DIST")]
     pub dist: Option<std::path::PathBuf>,
-    /// Base URL of the Temporal UI (e.g. `http://127.0.0.1:8233`), for "open in Temporal UI".
-    #[arg(long = "temporal-ui-url", env = "TEMPORAL_UI_URL")]
-    pub temporal_ui_url: Option<String>,
 }
 
 impl AuthConfig {
@@ -178,7 +267,6 @@ impl AuthConfig {
             login_max_failures_per_ip: 20,
             login_throttle_window_secs: 900,
             live_membership_check_secs: 60,
-            trust_forwarded_for: true,
         }
     }
 }

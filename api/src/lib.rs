@@ -13,7 +13,9 @@ pub mod error;
 pub mod extract;
 pub mod fault;
 pub mod health;
+pub mod housekeeping;
 pub mod invoices;
+pub mod limits;
 pub mod live;
 pub mod openapi;
 pub mod ops;
@@ -22,6 +24,7 @@ pub mod pagination;
 pub mod payments;
 pub mod runs;
 pub mod state;
+pub mod text;
 pub mod web;
 
 use std::sync::Arc;
@@ -58,6 +61,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
 
 /// [`build_state`] over a pool the caller made (tests: a fresh database per test).
 pub async fn build_state_on(config: &Config, db: PgPool) -> anyhow::Result<AppState> {
+    let provider = config.checked_payment_provider()?;
     let jwt = JwtKeys::new(
         &config.auth.jwt_secret,
         Duration::from_secs(config.auth.access_token_ttl_secs),
@@ -77,8 +81,9 @@ pub async fn build_state_on(config: &Config, db: PgPool) -> anyhow::Result<AppSt
         db,
         jwt: Arc::new(jwt),
         auth: Arc::new(config.auth.clone()),
+        limits: Arc::new(config.limits.clone()),
         store: Arc::new(store),
-        payments: Arc::new(payments::PaymentSettings::from_config(&config.payments)),
+        payments: Arc::new(payments::PaymentSettings::from_config(&config.payments, provider)),
         views: Arc::new(payments::ViewThrottle::default()),
         live: Arc::new(live::LiveHub::default()),
         web: Arc::new(config.web.clone()),
@@ -95,6 +100,8 @@ pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
         .merge(payments::pages())
         .fallback(web::fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit_public))
+        .layer(axum::middleware::from_fn(web::security_headers))
         .layer(DefaultBodyLimit::max(body_limit_bytes))
         .layer(
             TraceLayer::new_for_http()

@@ -7,7 +7,7 @@ use invoice_storage::ObjectStore;
 use sqlx::PgPool;
 
 use crate::auth::jwt::JwtKeys;
-use crate::config::{AuthConfig, WebConfig};
+use crate::config::{AuthConfig, LimitsConfig, WebConfig};
 use crate::live::LiveHub;
 use crate::payments::{PaymentSettings, ViewThrottle};
 use crate::runs::InvoiceRuns;
@@ -17,6 +17,8 @@ pub struct AppState {
     pub db: PgPool,
     pub jwt: Arc<JwtKeys>,
     pub auth: Arc<AuthConfig>,
+    /// Limits on the public endpoints.
+    pub limits: Arc<LimitsConfig>,
     /// Every call to the invoice workflows.
     pub runs: InvoiceRuns,
     /// Where rendered PDFs are (written by the worker, read here).

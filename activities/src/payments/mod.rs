@@ -41,11 +41,14 @@ pub struct PaymentsConfig {
     pub public_base_url: String,
     /// Without it, payments go through the built-in test checkout.
     pub stripe: Option<StripeConfig>,
+    /// `false` (`PAYMENT_PROVIDER=none`): no checkout is opened, whatever the above says.
+    pub online: bool,
 }
 
 enum Provider {
     Local,
     Stripe(Box<stripe::Client>),
+    Disabled,
 }
 
 /// Opens checkout sessions at the configured provider.
@@ -59,6 +62,7 @@ impl std::fmt::Debug for Payments {
         let provider = match self.provider {
             Provider::Local => "local",
             Provider::Stripe(_) => "stripe",
+            Provider::Disabled => "none",
         };
         f.debug_struct("Payments").field("provider", &provider).finish_non_exhaustive()
     }
@@ -92,6 +96,7 @@ impl CheckoutError {
 impl Payments {
     pub fn from_config(config: &PaymentsConfig) -> Result<Payments, StripeError> {
         let provider = match &config.stripe {
+            _ if !config.online => Provider::Disabled,
             None => Provider::Local,
             Some(stripe) => {
                 let mut builder = stripe::ClientBuilder::new(stripe.secret_key.expose_secret())
@@ -138,6 +143,9 @@ impl Payments {
         };
         let page = self.hosted_url(&token);
         match &self.provider {
+            Provider::Disabled => {
+                Err(CheckoutError::NotPayable("online payment is not enabled".into()))
+            }
             Provider::Local => {
                 // The test checkout is a page of the API; the session id only has to be stable
                 // per key, like Stripe's answer to a repeated idempotency key.

@@ -1,7 +1,7 @@
 //! Payment events, from Stripe's webhook or the local test checkout alike: verified, stored
 //! once by their event id, and handed to the invoice's workflow as updates.
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use invoice_domain::{Actor, Currency, PaymentMethod};
 use invoice_workflows::InvoiceWorkflow;
 use invoice_workflows::invoice::RefusalCode;
@@ -50,6 +50,9 @@ pub(super) async fn receive(
     signature_header: Option<&str>,
     body: &[u8],
 ) -> ApiResult<WebhookAck> {
+    if !state.payments.online() {
+        return Err(ApiError::NotFound { message: "No payment provider is configured.".into() });
+    }
     let secret = state.payments.webhook_secret.expose_secret();
     signature::verify(signature_header, body, secret, Utc::now().timestamp()).map_err(|e| {
         let code = match e {
@@ -131,39 +134,7 @@ async fn apply(state: &AppState, event: &Event) -> ApiResult<(Option<Invoice>, S
     };
     match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-            // A completed session whose payment is still on its way (a bank debit) is paid by
-            // its `async_payment_succeeded` event.
-            if object["payment_status"].as_str() != Some("paid") {
-                return ignored("the payment is not settled yet");
-            }
-            let Some(invoice) = invoice_of(state, object).await? else {
-                return ignored("no such invoice in that organisation");
-            };
-            let Some(amount) = object["amount_total"].as_i64() else {
-                return Err(ApiError::bad_request(
-                    "invalid_event",
-                    "The session has no amount_total.",
-                ));
-            };
-            let Some(currency) = currency_of(object) else {
-                return ignored("the session's currency is not one of this platform's");
-            };
-            let payment = PaymentRequest {
-                event_id: event.id.clone(),
-                amount,
-                currency,
-                method: channel(object, event.kind.ends_with("async_payment_succeeded")),
-                reference: reference(object),
-                paid_at: at,
-                actor,
-                provider_confirmed: true,
-            };
-            let update_id = Some(event.id.clone());
-            let result = state
-                .runs
-                .update(invoice.run(), || InvoiceWorkflow::record_payment, payment, update_id)
-                .await;
-            Ok((Some(invoice), outcome(result)?))
+            apply_payment(state, event, at, actor).await
         }
         "checkout.session.async_payment_failed" => {
             let Some(invoice) = invoice_of(state, object).await? else {
@@ -223,6 +194,89 @@ async fn apply(state: &AppState, event: &Event) -> ApiResult<(Option<Invoice>, S
     }
 }
 
+/// A settled checkout: the payment goes to its invoice's workflow; confirmed money the workflow
+/// does not take is listed for ops.
+async fn apply_payment(
+    state: &AppState,
+    event: &Event,
+    at: DateTime<Utc>,
+    actor: Actor,
+) -> ApiResult<(Option<Invoice>, String)> {
+    let object = &event.data.object;
+    let ignored = |why: &str| -> ApiResult<(Option<Invoice>, String)> {
+        Ok((None, format!("ignored: {why}")))
+    };
+    // A completed session whose payment is still on its way (a bank debit) is paid by
+    // its `async_payment_succeeded` event.
+    if object["payment_status"].as_str() != Some("paid") {
+        return ignored("the payment is not settled yet");
+    }
+    let Some(invoice) = invoice_of(state, object).await? else {
+        return ignored("no such invoice in that organisation");
+    };
+    let Some(amount) = object["amount_total"].as_i64() else {
+        return Err(ApiError::bad_request("invalid_event", "The session has no amount_total."));
+    };
+    let Some(currency) = currency_of(object) else {
+        return ignored("the session's currency is not one of this platform's");
+    };
+    let payment = PaymentRequest {
+        event_id: event.id.clone(),
+        amount,
+        currency,
+        method: channel(object, event.kind.ends_with("async_payment_succeeded")),
+        reference: reference(object),
+        paid_at: at,
+        actor,
+        provider_confirmed: true,
+    };
+    let reference = payment.reference.clone();
+    let update_id = Some(event.id.clone());
+    let result = state
+        .runs
+        .update(invoice.run(), || InvoiceWorkflow::record_payment, payment, update_id)
+        .await;
+    let outcome = outcome(result)?;
+    if outcome != "applied" {
+        // Confirmed money no invoice took: an ops item, never only a log line.
+        let unapplied = Unapplied { amount, currency, reference, reason: &outcome };
+        record_unapplied(state, &invoice, event, unapplied).await?;
+    }
+    Ok((Some(invoice), outcome))
+}
+
+/// A confirmed payment that its invoice's workflow did not take.
+struct Unapplied<'a> {
+    amount: i64,
+    currency: Currency,
+    reference: Option<String>,
+    reason: &'a str,
+}
+
+async fn record_unapplied(
+    state: &AppState,
+    invoice: &Invoice,
+    event: &Event,
+    p: Unapplied<'_>,
+) -> ApiResult<()> {
+    tracing::error!(event.id = %event.id, invoice.id = %invoice.id, reason = p.reason, "a confirmed payment was not applied; listed for ops");
+    sqlx::query!(
+        "INSERT INTO unapplied_payments (event_id, org_id, invoice_id, provider, amount, currency, reference, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING",
+        event.id,
+        invoice.org_id,
+        invoice.id,
+        state.payments.provider().as_str(),
+        p.amount,
+        p.currency.code(),
+        p.reference,
+        p.reason
+    )
+    .execute(&state.db)
+    .await?;
+    Ok(())
+}
+
 /// The invoice named by the object's metadata, if it belongs to the organisation named there.
 async fn invoice_of(state: &AppState, object: &Value) -> ApiResult<Option<Invoice>> {
     let id = |key: &str| object["metadata"][key].as_str().and_then(|v| v.parse::<Uuid>().ok());
@@ -242,8 +296,11 @@ async fn invoice_of(state: &AppState, object: &Value) -> ApiResult<Option<Invoic
 async fn invoice_of_payment(state: &AppState, reference: &str) -> ApiResult<Option<Invoice>> {
     Ok(sqlx::query_as!(
         Invoice,
+        // Only payments the provider confirmed: a manual payment's reference is whatever its
+        // organisation typed, and must never capture another organisation's refund.
         "SELECT i.id, i.org_id FROM payments p JOIN invoices i ON i.id = p.invoice_id
-         WHERE p.reference = $1 AND p.amount > 0 LIMIT 1",
+         WHERE p.reference = $1 AND p.amount > 0 AND p.recorded_by IN ('stripe', 'test_checkout')
+         LIMIT 1",
         reference
     )
     .fetch_optional(&state.db)

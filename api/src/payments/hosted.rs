@@ -69,15 +69,21 @@ pub(super) async fn show(
 ) -> ApiResult<Response> {
     let Some(invoice) = load(&state, &token).await? else { return Ok(not_found()) };
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    // Views of one device class count once per window (per replica); the workflow keeps its
-    // own, longer visit window.
+    // Views of one device class count once per window: first per replica (in memory), then
+    // across replicas (in Postgres); the workflow keeps its own, longer visit window.
     if let Some(device) = device::classify(user_agent)
         && state.views.admit(&token, device)
+        && crate::limits::once_per_window(
+            &state.db,
+            &format!("view:{token}:{}", device.as_str()),
+            VIEW_SIGNAL_WINDOW,
+        )
+        .await
     {
         state.runs.record_view(InvoiceRun::new(invoice.org_id, invoice.id), device);
     }
     let notice = query.checkout.as_deref().and_then(|c| page::Notice::from_return(c, &invoice));
-    Ok(html(StatusCode::OK, page::invoice(&invoice, &token, notice, state.payments.is_local())))
+    Ok(html(StatusCode::OK, page::invoice(&invoice, &token, notice, &state.payments)))
 }
 
 /// The invoice PDF, for the client.
@@ -106,8 +112,26 @@ pub(super) async fn pdf(
     }
 }
 
-/// Opens a checkout for what is due, through the invoice's workflow.
+/// A checkout session is handed out from the projection while it has at least this long left
+/// (the workflow's own reuse margin: past it, the workflow opens a new one).
+const OPEN_SESSION_MARGIN_MINUTES: i64 = 10;
+
+/// The open session the workflow projected, while it is for the amount due and has time left.
+fn open_session(invoice: &HostedInvoice, now: DateTime<Utc>) -> Option<CheckoutSession> {
+    let session: CheckoutSession = serde_json::from_value(invoice.checkout.clone()?).ok()?;
+    let margin = chrono::Duration::minutes(OPEN_SESSION_MARGIN_MINUTES);
+    (session.amount == invoice.amount_due
+        && session.currency.code() == invoice.currency
+        && session.expires_at > now + margin)
+        .then_some(session)
+}
+
+/// Opens a checkout for what is due: the open session when there is one (no workflow update:
+/// repeated clicks do not grow the run's history), otherwise through the invoice's workflow.
 async fn checkout(state: &AppState, invoice: &HostedInvoice) -> ApiResult<CheckoutSession> {
+    if let Some(session) = open_session(invoice, Utc::now()) {
+        return Ok(session);
+    }
     let run = InvoiceRun::new(invoice.org_id, invoice.id);
     let request = CheckoutRequest { actor: Actor::Client };
     let outcome = state.runs.update(run, || InvoiceWorkflow::start_checkout, request, None).await?;
@@ -126,7 +150,7 @@ pub(super) async fn pay(
     axum::extract::Path(token): axum::extract::Path<String>,
 ) -> ApiResult<Response> {
     let Some(invoice) = load(&state, &token).await? else { return Ok(not_found()) };
-    if !invoice.payable() {
+    if !invoice.payable() || !state.payments.online() {
         return Ok(Redirect::to(&format!("/i/{token}")).into_response());
     }
     match checkout(&state, &invoice).await {
@@ -143,7 +167,7 @@ pub(super) async fn pay(
                 _ => return Err(e),
             };
             let notice = Some(page::Notice::error(message));
-            Ok(html(status, page::invoice(&invoice, &token, notice, state.payments.is_local())))
+            Ok(html(status, page::invoice(&invoice, &token, notice, &state.payments)))
         }
     }
 }
@@ -174,6 +198,12 @@ pub(super) async fn start_checkout(
     Path(token): Path<String>,
 ) -> ApiResult<Json<CheckoutStarted>> {
     let invoice = load(&state, &token).await?.ok_or_else(|| ApiError::not_found("Invoice"))?;
+    if !state.payments.online() {
+        return Err(ApiError::conflict(
+            "payments_disabled",
+            "This invoice cannot be paid online; see its payment instructions.",
+        ));
+    }
     if !invoice.payable() {
         return Err(ApiError::conflict(
             "nothing_due",

@@ -14,6 +14,7 @@ mod webhook;
 use axum::Router;
 use axum::routing::{get, post};
 use invoice_domain::PaymentProvider;
+use invoice_service::PaymentProviderSetting;
 use secrecy::SecretString;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,29 +29,45 @@ use crate::state::AppState;
 #[derive(Debug)]
 pub struct PaymentSettings {
     pub webhook_secret: SecretString,
-    stripe: bool,
+    setting: PaymentProviderSetting,
 }
 
 impl PaymentSettings {
-    pub fn from_config(config: &PaymentsConfig) -> Self {
-        use secrecy::ExposeSecret as _;
-        match config.stripe_webhook_secret.as_ref().filter(|s| !s.expose_secret().is_empty()) {
-            Some(secret) => PaymentSettings { webhook_secret: secret.clone(), stripe: true },
-            None => PaymentSettings {
-                webhook_secret: config.local_webhook_secret.clone(),
-                stripe: false,
-            },
-        }
+    /// The settings for `setting`, the provider the start-up checks chose
+    /// ([`crate::config::Config::checked_payment_provider`]).
+    pub fn from_config(config: &PaymentsConfig, setting: PaymentProviderSetting) -> Self {
+        let webhook_secret = match setting {
+            PaymentProviderSetting::Stripe => {
+                config.stripe_webhook_secret.clone().unwrap_or_else(|| SecretString::from(""))
+            }
+            PaymentProviderSetting::Test => config.local_webhook_secret.clone(),
+            PaymentProviderSetting::None => SecretString::from(""),
+        };
+        PaymentSettings { webhook_secret, setting }
     }
 
-    /// Stripe, or the local test checkout.
+    /// The configured provider (`PAYMENT_PROVIDER`).
+    pub fn setting(&self) -> PaymentProviderSetting {
+        self.setting
+    }
+
+    /// Whose events are recorded: Stripe's, or the local test checkout's.
     pub fn provider(&self) -> PaymentProvider {
-        if self.stripe { PaymentProvider::Stripe } else { PaymentProvider::Local }
+        if self.setting == PaymentProviderSetting::Stripe {
+            PaymentProvider::Stripe
+        } else {
+            PaymentProvider::Local
+        }
     }
 
     /// The built-in test checkout is served.
     pub fn is_local(&self) -> bool {
-        !self.stripe
+        self.setting == PaymentProviderSetting::Test
+    }
+
+    /// Clients can pay online (a provider is configured).
+    pub fn online(&self) -> bool {
+        self.setting != PaymentProviderSetting::None
     }
 }
 

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use invoice_domain::{Currency, format_amount};
 use serde_json::Value;
 
+use super::PaymentSettings;
 use super::public::HostedInvoice;
 
 /// A banner above the invoice.
@@ -135,6 +136,8 @@ enum Standing {
         amount: String,
         on: String,
         test_mode: bool,
+        /// A Pay button is shown (a payment provider is configured).
+        online: bool,
     },
     Refunded,
     /// Void, or nothing due for another reason: no payment block.
@@ -194,8 +197,9 @@ pub(super) fn invoice<'a>(
     inv: &'a HostedInvoice,
     token: &'a str,
     notice: Option<Notice>,
-    test_mode: bool,
+    payments: &PaymentSettings,
 ) -> InvoicePage<'a> {
+    let (test_mode, online) = (payments.is_local(), payments.online());
     let cur = inv.currency.as_str();
     let seller_name =
         inv.seller_details.as_ref().and_then(|d| d["legalName"].as_str()).unwrap_or(&inv.org_name);
@@ -206,7 +210,12 @@ pub(super) fn invoice<'a>(
             on: inv.paid_at.map(|t| long_date(t.date_naive())),
         }
     } else if inv.payable() {
-        Standing::Due { amount: money(inv.amount_due, cur), on: long_date(inv.due_date), test_mode }
+        Standing::Due {
+            amount: money(inv.amount_due, cur),
+            on: long_date(inv.due_date),
+            test_mode,
+            online,
+        }
     } else if inv.status == "refunded" {
         Standing::Refunded
     } else {
@@ -301,7 +310,23 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::config::PaymentsConfig;
     use crate::payments::public::{HostedLine, HostedPayment};
+    use invoice_service::PaymentProviderSetting;
+
+    fn settings(provider: PaymentProviderSetting) -> PaymentSettings {
+        PaymentSettings::from_config(&PaymentsConfig::local(), provider)
+    }
+
+    #[test]
+    fn without_a_payment_provider_there_is_no_pay_button() {
+        let inv = invoice_with("Acme");
+        let none = invoice(&inv, TOKEN, None, &settings(PaymentProviderSetting::None));
+        let html = none.render().unwrap();
+        assert!(html.contains("Amount due") && !html.contains("/pay\""), "{html}");
+        let test = invoice(&inv, TOKEN, None, &settings(PaymentProviderSetting::Test));
+        assert!(test.render().unwrap().contains("/pay\""));
+    }
 
     const TOKEN: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
     /// Typed by someone else: markup, both quotes and an ampersand.
@@ -360,6 +385,7 @@ mod tests {
                 HostedPayment { amount: 30_000, method: "card".into(), paid_at: at(5) },
                 HostedPayment { amount: -10_000, method: "sepa_debit".into(), paid_at: at(6) },
             ],
+            checkout: None,
         }
     }
 
@@ -373,7 +399,8 @@ mod tests {
     fn the_invoice_page_escapes_what_people_typed_and_shows_labels_and_amounts() {
         let inv = invoice_with(TYPED);
         let notice = Some(Notice::error(format!("Refused: {TYPED}")));
-        let html = invoice(&inv, TOKEN, notice, true).render().unwrap();
+        let html =
+            invoice(&inv, TOKEN, notice, &settings(PaymentProviderSetting::Test)).render().unwrap();
 
         assert!(!html.contains("<script") && !html.contains(TYPED), "unescaped text:\n{html}");
         assert_contains_all(
@@ -426,7 +453,9 @@ mod tests {
         (paid.status, paid.amount_paid, paid.amount_due) = ("paid".into(), 113_050, 0);
         paid.paid_at = Some(Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap());
         let notice = Notice::from_return("success", &paid);
-        let html = invoice(&paid, TOKEN, notice, true).render().unwrap();
+        let html = invoice(&paid, TOKEN, notice, &settings(PaymentProviderSetting::Test))
+            .render()
+            .unwrap();
         assert_contains_all(
             &html,
             &[
@@ -441,7 +470,9 @@ mod tests {
 
         let mut refunded = invoice_with("Acme");
         (refunded.status, refunded.amount_paid, refunded.has_pdf) = ("refunded".into(), 0, false);
-        let html = invoice(&refunded, TOKEN, None, false).render().unwrap();
+        let html = invoice(&refunded, TOKEN, None, &settings(PaymentProviderSetting::Stripe))
+            .render()
+            .unwrap();
         assert!(html.contains("This invoice was paid and refunded in full."), "{html}");
         assert!(!html.contains("action=\"/i/") && !html.contains("Download the PDF"), "{html}");
         assert!(!html.contains("<tr><td>Paid</td>"), "nothing paid after the refund: {html}");
@@ -452,7 +483,8 @@ mod tests {
         // A status without a label and a currency we cannot format are shown as stored.
         let mut inv = invoice_with("Acme");
         (inv.status, inv.currency) = (format!("odd{TYPED}"), format!("X{TYPED}"));
-        let html = invoice(&inv, TOKEN, None, false).render().unwrap();
+        let html =
+            invoice(&inv, TOKEN, None, &settings(PaymentProviderSetting::Stripe)).render().unwrap();
         assert!(!html.contains("<script"), "{html}");
         assert_contains_all(
             &html,

@@ -39,6 +39,8 @@ pub(super) struct HostedInvoice {
     pub has_pdf: bool,
     pub lines: Vec<HostedLine>,
     pub payments: Vec<HostedPayment>,
+    /// The open checkout session as the workflow projected it.
+    pub checkout: Option<Value>,
 }
 
 pub(super) struct HostedLine {
@@ -75,7 +77,7 @@ pub(super) async fn load(state: &AppState, token: &str) -> ApiResult<Option<Host
                   i.due_date, i.subtotal, i.discount_total, i.tax_total, i.total, i.amount_paid,
                   i.amount_due AS "amount_due!", i.client_name, i.client_email, i.client_snapshot, i.notes,
                   o.name AS org_name, o.seller_details, o.payment_instructions, i.paid_at,
-                  i.pdf_key IS NOT NULL AS "has_pdf!"
+                  i.pdf_key IS NOT NULL AS "has_pdf!", i.checkout
            FROM invoices i JOIN organizations o ON o.id = i.org_id
            WHERE i.public_token = $1 AND i.number IS NOT NULL"#,
         token
@@ -125,6 +127,7 @@ pub(super) async fn load(state: &AppState, token: &str) -> ApiResult<Option<Host
         has_pdf: row.has_pdf,
         lines,
         payments,
+        checkout: row.checkout,
     }))
 }
 

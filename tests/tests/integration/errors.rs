@@ -146,7 +146,7 @@ async fn health_ready_and_docs(db: PgPool) {
     // Real Postgres and the real Temporal dev server answer.
     let r = app.call(Method::GET, "/ready", None, None).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body["checks"], json!({ "database": "ok", "temporal": "ok" }));
+    assert_eq!(r.body["checks"], json!({ "database": "ok", "temporal": "ok", "payments": "ok" }));
 
     let doc = app.call(Method::GET, "/api-docs/openapi.json", None, None).await;
     assert_eq!(doc.status, StatusCode::OK);
@@ -185,7 +185,48 @@ async fn ready_reports_an_unreachable_temporal(db: PgPool) {
         r.body
     );
     assert_eq!(r.body["error"]["details"]["checks"]["database"], "ok");
-    assert_ne!(r.body["error"]["details"]["checks"]["temporal"], "ok");
+    // What failed, never the cause's text (addresses, driver messages) to the public.
+    assert_eq!(r.body["error"]["details"]["checks"]["temporal"], "unavailable", "{:?}", r.body);
+    assert!(!r.body.to_string().contains("127.0.0.1"), "{:?}", r.body);
     // Liveness does not depend on Temporal.
     assert_eq!(app.call(Method::GET, "/health", None, None).await.status, StatusCode::OK);
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn housekeeping_forgets_what_served_its_purpose(db: PgPool) {
+    let app = TestApp::spawn(db.clone()).await;
+    let user = app.register("prune@example.com").await;
+    let exec = |sql: &'static str| {
+        let db = db.clone();
+        async move { sqlx::query(sql).execute(&db).await.unwrap() }
+    };
+    // Old: a refresh family expired a month ago, a throttle window and an event long done.
+    exec("INSERT INTO refresh_tokens (id, org_id, user_id, family_id, token_hash, expires_at)
+          SELECT gen_random_uuid(), org_id, user_id, gen_random_uuid(), '\\x01', now() - interval '30 days'
+          FROM memberships LIMIT 1").await;
+    exec("INSERT INTO login_throttle (key, window_start, failures) VALUES ('ip:old', now() - interval '3 days', 3)").await;
+    exec("INSERT INTO payment_provider_events (id, provider, type, received_at, processed_at)
+          VALUES ('evt_old', 'stripe', 'x', now() - interval '100 days', now() - interval '100 days'),
+                 ('evt_new', 'stripe', 'x', now(), now())").await;
+    let pruned = invoice_api::housekeeping::prune_once(&db).await.unwrap();
+    assert_eq!(
+        (pruned.refresh_tokens, pruned.login_throttle, pruned.payment_provider_events),
+        (1, 1, 1),
+        "{pruned:?}"
+    );
+    // What is still of use stays: the live session, the recent event.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/auth/refresh",
+            None,
+            Some(json!({ "refreshToken": user.refresh_token })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM payment_provider_events")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
 }

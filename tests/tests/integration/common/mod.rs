@@ -7,7 +7,10 @@ pub(crate) mod stack;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use invoice_api::config::{AuthConfig, Config, LogFormat, PaymentsConfig, TemporalArgs, WebConfig};
+use invoice_api::config::{
+    AppEnv, AuthConfig, Config, EnvironmentArgs, LimitsConfig, LogFormat, PaymentsConfig,
+    TemporalArgs, WebConfig,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -33,6 +36,7 @@ pub(crate) async fn temporal_client() -> temporalio_client::Client {
 /// queue, local storage, the local payment provider.
 pub(crate) fn test_config() -> Config {
     Config {
+        environment: EnvironmentArgs { app_env: Some(AppEnv::Test), payment_provider: None },
         addr: "127.0.0.1:0".parse().unwrap(),
         database_url: String::new(),
         database_max_connections: 5,
@@ -45,6 +49,17 @@ pub(crate) fn test_config() -> Config {
             task_queue: format!("test-{}", uuid::Uuid::new_v4()),
         },
         auth: AuthConfig::for_tests(JWT_SECRET),
+        // One proxy in front (tests send X-Forwarded-For), and limits no ordinary test reaches;
+        // the rate-limit tests lower them.
+        limits: LimitsConfig {
+            trusted_proxies: 1,
+            public_per_ip_per_minute: 100_000,
+            page_per_token_per_minute: 100_000,
+            pay_per_token_per_minute: 100_000,
+            register_per_ip_per_hour: 100_000,
+            webhook_per_ip_per_minute: 100_000,
+            emails_on_demand_per_invoice_per_day: 100_000,
+        },
         payments: PaymentsConfig::local(),
         web: WebConfig::default(),
         storage: invoice_storage::StorageArgs::local(
