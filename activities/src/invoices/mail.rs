@@ -47,10 +47,28 @@ pub async fn send(
     store: &ObjectStore,
     req: &SendEmailInput,
     hosted_url: impl Fn(&str) -> String,
+    daily_quota: u32,
 ) -> Result<SentEmail, SendError> {
     let (org_id, invoice_id) = (req.org_id.uuid(), req.invoice_id.uuid());
     if let Some(done) = previous_send(db, &req.idempotency_key).await? {
         return Ok(done);
+    }
+    // An organisation mails at most its quota a day: a compromised account or a runaway script
+    // cannot get the shared sender suspended. A send beyond it parks the invoice in
+    // `needs_attention` with this reason (retry it tomorrow); nothing is dropped silently.
+    let sent_today = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM email_sends
+           WHERE org_id = $1 AND claimed_at > now() - interval '1 day'"#,
+        org_id
+    )
+    .fetch_one(db)
+    .await
+    .map_err(RecordError::from)?;
+    if sent_today >= i64::from(daily_quota) {
+        return Err(RecordError::Permanent(format!(
+            "the organisation's daily sending quota ({daily_quota} emails) is used up; retry tomorrow"
+        ))
+        .into());
     }
     let inv = sqlx::query!(
         r#"SELECT i.number, i.client_name, COALESCE(c.email, i.client_email) AS client_email,

@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod password;
 pub mod routes;
 pub mod secret;
+pub mod sessions;
 mod throttle;
 
 use axum::extract::FromRequestParts;
@@ -106,6 +107,18 @@ impl Auth {
     }
 
     /// The user behind the request; API keys have none.
+    /// Managing who has access (members, API keys) takes a person: a key cannot add members
+    /// or make keys, so a leaked key cannot entrench itself.
+    pub fn require_person(&self, least: Role) -> Result<Uuid, ApiError> {
+        self.require(least)?;
+        match self.principal {
+            Principal::User(id) => Ok(id),
+            Principal::ApiKey(_) => Err(ApiError::forbidden(
+                "Members and API keys are managed by people, not by API keys.",
+            )),
+        }
+    }
+
     pub fn user_id(&self) -> Result<Uuid, ApiError> {
         match self.principal {
             Principal::User(id) => Ok(id),
@@ -155,17 +168,25 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Auth, ApiErro
         }
     })?;
     // The role is read on every request, so a demotion or removal takes effect at once.
-    let role = sqlx::query_scalar!(
-        "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",
+    let member = sqlx::query!(
+        r#"SELECT m.role, EXTRACT(EPOCH FROM u.sessions_valid_after)::float8 AS valid_after
+           FROM memberships m JOIN users u ON u.id = m.user_id
+           WHERE m.org_id = $1 AND m.user_id = $2"#,
         claims.org,
         claims.sub
     )
     .fetch_optional(&state.db)
-    .await?
-    .and_then(|r| Role::parse(&r))
-    .ok_or_else(|| {
+    .await?;
+    let role = member.as_ref().and_then(|m| Role::parse(&m.role)).ok_or_else(|| {
         ApiError::unauthorized("invalid_token", "You are no longer a member of this organisation.")
     })?;
+    // Logged out everywhere after this token was issued (`iat` has whole seconds).
+    if member.and_then(|m| m.valid_after).is_some_and(|after| (claims.iat as f64) < after.floor()) {
+        return Err(ApiError::unauthorized(
+            "session_ended",
+            "This session was ended (logged out everywhere); log in again.",
+        ));
+    }
     Ok(Auth { principal: Principal::User(claims.sub), org_id: claims.org, role })
 }
 
@@ -176,8 +197,13 @@ async fn authenticate_api_key(state: &AppState, key: &str) -> Result<Auth, ApiEr
         .and_then(|rest| rest.split_once('_'))
         .map(|(prefix, _)| prefix)
         .ok_or_else(invalid)?;
+    // A key acts for the member who made it: never beyond that member's current role, and
+    // not at all once they left the organisation (or their account is gone).
     let row = sqlx::query!(
-        "SELECT id, org_id, key_hash, role FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
+        r#"SELECT k.id, k.org_id, k.key_hash, k.role, m.role AS "creator_role?"
+           FROM api_keys k
+           LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.created_by
+           WHERE k.prefix = $1 AND k.revoked_at IS NULL"#,
         prefix
     )
     .fetch_optional(&state.db)
@@ -187,6 +213,13 @@ async fn authenticate_api_key(state: &AppState, key: &str) -> Result<Auth, ApiEr
         return Err(invalid());
     }
     let role = Role::parse(&row.role).ok_or_else(invalid)?;
+    let creator = row.creator_role.as_deref().and_then(Role::parse).ok_or_else(|| {
+        ApiError::unauthorized(
+            "invalid_token",
+            "The API key's creator is no longer a member of this organisation.",
+        )
+    })?;
+    let role = role.min(creator);
     // Coarse last-use tracking: at most one write a minute per key.
     sqlx::query!(
         "UPDATE api_keys SET last_used_at = now()

@@ -4,8 +4,6 @@
 //! The refresh token travels in the JSON body, or, for a client that sends
 //! `X-Refresh-Token-Transport: cookie` (the web app), as an `HttpOnly` cookie ([`cookie`]).
 
-use std::net::{IpAddr, SocketAddr};
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -213,9 +211,9 @@ async fn login(
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<(HeaderMap, Json<Session>)> {
     let email = req.email.trim();
-    let ip = client_ip(&headers, peer, state.auth.trust_forwarded_for);
+    let ip = crate::limits::client_ip(&headers, peer, state.limits.trusted_proxies);
     let keys = throttle::Keys::new(email, ip);
-    throttle::check(&state.db, &state.auth, &keys).await?;
+    throttle::attempt(&state.db, &state.auth, &keys).await?;
 
     let user = sqlx::query!(
         "SELECT id, email, password_hash, created_at FROM users WHERE lower(email) = lower($1)",
@@ -226,13 +224,12 @@ async fn login(
     let verified =
         password::verify(req.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| verified) else {
-        throttle::record_failure(&state.db, &state.auth, &keys).await?;
         return Err(ApiError::unauthorized(
             "invalid_credentials",
             "The email or password is wrong.",
         ));
     };
-    throttle::clear_account(&state.db, &keys).await?;
+    throttle::succeeded(&state.db, &keys).await?;
 
     let mut tx = state.db.begin().await?;
     let (organization, role) = membership(&mut tx, user.id, req.organization_id).await?;
@@ -472,19 +469,4 @@ async fn insert_refresh_token(
     .execute(conn)
     .await?;
     Ok(token)
-}
-
-/// The client's address: the socket peer, or the first `X-Forwarded-For` entry when the API
-/// sits behind a trusted proxy.
-fn client_ip(
-    headers: &HeaderMap,
-    peer: Option<SocketAddr>,
-    trust_forwarded_for: bool,
-) -> Option<IpAddr> {
-    let forwarded = trust_forwarded_for
-        .then(|| {
-            headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()?.trim().parse().ok()
-        })
-        .flatten();
-    forwarded.or(peer.map(|p| p.ip()))
 }

@@ -22,56 +22,51 @@ impl Keys {
     }
 }
 
-/// Refuses with 429 while either key has used up its failures in the current window.
-pub(super) async fn check(db: &PgPool, cfg: &AuthConfig, keys: &Keys) -> ApiResult<()> {
+/// Counts this attempt against both keys before the password is checked, and refuses it with
+/// 429 when either key had used up its attempts in the current window. Counting first means
+/// parallel guesses cannot all pass a check made before any of them was recorded; a successful
+/// login takes its count back ([`succeeded`]).
+pub(super) async fn attempt(db: &PgPool, cfg: &AuthConfig, keys: &Keys) -> ApiResult<()> {
     let window = cfg.login_throttle_window_secs as f64;
-    let rows = sqlx::query!(
-        r#"SELECT key, failures,
-                  GREATEST(1, CEIL(EXTRACT(EPOCH FROM window_start + make_interval(secs => $2) - now())))::bigint
-                      AS "retry_after!"
-           FROM login_throttle
-           WHERE key = ANY($1) AND window_start > now() - make_interval(secs => $2)"#,
-        &[keys.account.clone(), keys.ip.clone().unwrap_or_default()] as &[String],
-        window
-    )
-    .fetch_all(db)
-    .await?;
-    for row in rows {
-        let limit = if row.key == keys.account {
+    for key in std::iter::once(&keys.account).chain(keys.ip.as_ref()) {
+        let limit = if *key == keys.account {
             cfg.login_max_failures_per_account
         } else {
             cfg.login_max_failures_per_ip
         };
-        if row.failures >= limit {
+        let row = sqlx::query!(
+            r#"INSERT INTO login_throttle (key, window_start, failures) VALUES ($1, now(), 1)
+               ON CONFLICT (key) DO UPDATE SET
+                 failures = CASE WHEN login_throttle.window_start <= now() - make_interval(secs => $2)
+                                 THEN 1 ELSE login_throttle.failures + 1 END,
+                 window_start = CASE WHEN login_throttle.window_start <= now() - make_interval(secs => $2)
+                                     THEN now() ELSE login_throttle.window_start END
+               RETURNING failures,
+                 GREATEST(1, CEIL(EXTRACT(EPOCH FROM window_start + make_interval(secs => $2) - now())))::bigint
+                     AS "retry_after!""#,
+            key,
+            window
+        )
+        .fetch_one(db)
+        .await?;
+        if row.failures > limit {
             return Err(ApiError::TooManyRequests { retry_after_secs: row.retry_after as u64 });
         }
     }
     Ok(())
 }
 
-/// Counts one failed attempt against both keys, starting a new window where the old one ended.
-pub(super) async fn record_failure(db: &PgPool, cfg: &AuthConfig, keys: &Keys) -> ApiResult<()> {
-    let window = cfg.login_throttle_window_secs as f64;
-    for key in std::iter::once(&keys.account).chain(keys.ip.as_ref()) {
+/// A successful login clears the account's count and takes this attempt back from the IP's
+/// (only this one: one right password must not reset a guessing run against other accounts).
+pub(super) async fn succeeded(db: &PgPool, keys: &Keys) -> ApiResult<()> {
+    sqlx::query!("DELETE FROM login_throttle WHERE key = $1", keys.account).execute(db).await?;
+    if let Some(ip) = &keys.ip {
         sqlx::query!(
-            "INSERT INTO login_throttle (key, window_start, failures) VALUES ($1, now(), 1)
-             ON CONFLICT (key) DO UPDATE SET
-               failures = CASE WHEN login_throttle.window_start <= now() - make_interval(secs => $2)
-                               THEN 1 ELSE login_throttle.failures + 1 END,
-               window_start = CASE WHEN login_throttle.window_start <= now() - make_interval(secs => $2)
-                                   THEN now() ELSE login_throttle.window_start END",
-            key,
-            window
+            "UPDATE login_throttle SET failures = GREATEST(0, failures - 1) WHERE key = $1",
+            ip
         )
         .execute(db)
         .await?;
     }
-    Ok(())
-}
-
-/// A successful login clears the account's count (not the IP's: one right password must not
-/// reset a guessing run against other accounts).
-pub(super) async fn clear_account(db: &PgPool, keys: &Keys) -> ApiResult<()> {
-    sqlx::query!("DELETE FROM login_throttle WHERE key = $1", keys.account).execute(db).await?;
     Ok(())
 }

@@ -303,6 +303,83 @@ async fn api_keys_are_shown_once_hashed_at_rest_and_revocable(db: PgPool) {
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
 }
 
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn api_keys_cannot_manage_access_and_follow_their_creators_role(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let owner = app.register("owner@keys.test").await;
+    let admin = app.register("admin@keys.test").await;
+    let outsider = app.register("outsider@keys.test").await;
+    let admin_token = app.join(&owner, &admin, "admin").await;
+    let made = app
+        .post("/api/org/api-keys", &admin_token, json!({ "name": "sync", "role": "admin" }))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let key = made.body["key"].as_str().unwrap().to_owned();
+    let key_id = made.body["id"].as_str().unwrap().to_owned();
+
+    // An admin key cannot add members, change roles or make more keys: a leaked key cannot
+    // entrench itself.
+    let r = app
+        .post("/api/org/members", &key, json!({ "email": outsider.email, "role": "viewer" }))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    let r = app.post("/api/org/api-keys", &key, json!({ "name": "more", "role": "viewer" })).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/org/members/{}", admin.user_id),
+            Some(&key),
+            Some(json!({ "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    // It still does an admin's work.
+    assert_eq!(
+        app.post("/api/customers", &key, json!({ "name": "Via key" })).await.status,
+        StatusCode::CREATED
+    );
+
+    // Its creator demoted to viewer: the key is a viewer's key now.
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/org/members/{}", admin.user_id),
+            Some(&owner.access_token),
+            Some(json!({ "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(app.get("/api/me", &key).await.body["role"], "viewer");
+    assert_eq!(
+        app.post("/api/customers", &key, json!({ "name": "Denied" })).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Its creator removed: the key stops working.
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/org/members/{}", admin.user_id),
+            Some(&owner.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = app.get("/api/me", &key).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_token"));
+    // The owner still sees it listed, and can revoke it.
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/org/api-keys/{key_id}"),
+            Some(&owner.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+}
+
 /// What a call in the web app's cookie transport answered: status, body, `Set-Cookie`s.
 struct CookieReply {
     status: StatusCode,
