@@ -6,10 +6,30 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
-/// `axum::Json` with JSON errors. Also the JSON response type of the API.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` with JSON errors, and every string of the body checked against the text rules
+/// ([`crate::text`]) before it is read into `T`. Also the JSON response type of the API.
+#[derive(Debug)]
 pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        typed(value).map(Json)
+    }
+}
+
+/// Checks the text rules, then reads the value as `T`.
+fn typed<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    crate::text::check(&value).map_err(ApiError::Validation)?;
+    T::deserialize(value).map_err(|e| {
+        ApiError::unprocessable(
+            "invalid_body",
+            format!("The body does not have the expected shape: {e}"),
+        )
+    })
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -63,22 +83,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Optional
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(None));
         }
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        T::deserialize(&mut de)
-            .and_then(|v| de.end().map(|()| v))
-            .map(|v| OptionalJson(Some(v)))
-            .map_err(|e| {
-                if e.is_syntax() || e.is_eof() {
-                    ApiError::bad_request(
-                        "malformed_json",
-                        format!("The body is not valid JSON: {e}"),
-                    )
-                } else {
-                    ApiError::unprocessable(
-                        "invalid_body",
-                        format!("The body does not have the expected shape: {e}"),
-                    )
-                }
-            })
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {e}"))
+        })?;
+        typed(value).map(|v| OptionalJson(Some(v)))
     }
 }

@@ -19,6 +19,20 @@ use crate::extract::{Json, OptionalJson, Path};
 use crate::runs::InvoiceRun;
 use crate::state::AppState;
 
+/// Resends and reminders sent on demand, per invoice per day: beyond it 429, so that a script or
+/// a stuck button cannot mail one client over and over (and get the sender suspended).
+async fn limit_emails_on_demand(state: &AppState, id: Uuid) -> ApiResult<()> {
+    let limit = state.limits.emails_on_demand_per_invoice_per_day;
+    let key = format!("emails-on-demand:{id}");
+    match crate::limits::hit(&state.db, &key, 86_400.0, limit).await? {
+        None => Ok(()),
+        Some(retry_after_secs) => Err(ApiError::TooManyRequests { retry_after_secs }),
+    }
+}
+
+/// Longest reason an action keeps on the timeline.
+const MAX_REASON_CHARS: usize = 1_000;
+
 /// Optional body of an action.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -72,8 +86,18 @@ macro_rules! simple_action {
             OptionalJson(body): OptionalJson<ActionBody>,
         ) -> ApiResult<Json<StatusView>> {
             auth.require($role)?;
-            let (run, _) = invoice_of(&state, &auth, id).await?;
             let reason = body.and_then(|b| b.reason);
+            if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+                return Err(ApiError::field(
+                    "reason",
+                    "too_long",
+                    format!("Must be at most {MAX_REASON_CHARS} characters."),
+                ));
+            }
+            let (run, _) = invoice_of(&state, &auth, id).await?;
+            if matches!(stringify!($fn_name), "resend" | "remind") {
+                limit_emails_on_demand(&state, id).await?;
+            }
             let request = ActorRequest { actor: auth.actor(), reason };
             let view = state.runs.update(run, || InvoiceWorkflow::$update, request, None).await?;
             Ok(Json(view))

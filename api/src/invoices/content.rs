@@ -201,6 +201,12 @@ fn check_total(
         .collect();
     match compute_totals(&inputs, discount_rate, tax_rate) {
         Ok((_, totals)) => {
+            // Nothing to collect: no reminders, no Pay button, nothing to settle. Refused
+            // rather than settled at finalization, so that every finalized invoice has money
+            // due (a no-charge document is not an invoice).
+            if totals.total <= 0 {
+                errors.add("items", "zero_total", "The invoice total must be greater than zero.");
+            }
             if let Some(amount) = amount {
                 match parse_amount(&amount.0, currency) {
                     Ok(a) if a == totals.total => {}

@@ -275,3 +275,109 @@ async fn another_organisations_customer_is_unknown_and_viewers_cannot_create(db:
     let r = app.post("/api/ops/retry", &token, json!({})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:#}", r.body);
 }
+
+/// Sends `body` with `method` to `path` and returns the (field, code) pairs of its 422.
+async fn refusals(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> Vec<(String, String)> {
+    let r = app.call(method, path, Some(token), Some(body.clone())).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{path} {body:#} -> {:#}", r.body);
+    assert_eq!(r.code(), "validation_failed", "{:#}", r.body);
+    r.body["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["field"].as_str().unwrap().to_owned(), f["code"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn one_set_of_text_rules_guards_every_body(db: PgPool) {
+    use reqwest::Method;
+    let app = TestApp::spawn(db.clone()).await;
+    let user = app.register("text@seller.test").await;
+    let t = user.access_token.as_str();
+    let pair = |f: &str, c: &str| (f.to_owned(), c.to_owned());
+
+    // An invoice: a header injection in the client's name (it reaches the email Subject), a NUL
+    // in a line, an escape sequence in the notes; line breaks in a description are fine.
+    let body = with(|b| {
+        b["clientName"] = json!("Acme\r\nBcc: everyone@example.com");
+        b["items"] = json!([
+            { "description": "two\nlines", "quantity": 1, "unitPrice": "1" },
+            { "description": "nul\u{0}", "quantity": 1, "unitPrice": "1" },
+        ]);
+        b["notes"] = json!("\u{1b}[2J");
+    });
+    let mut got = refusals(&app, t, Method::POST, "/api/invoices", body).await;
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            pair("clientName", "line_break"),
+            pair("items[1].description", "invalid_character"),
+            pair("notes", "invalid_character")
+        ]
+    );
+
+    // Actions: today a NUL in a void reason or a payment reference was accepted (200), then the
+    // Postgres write failed and retried forever. Refused before any invoice is looked up.
+    let id = uuid::Uuid::new_v4();
+    let got = refusals(
+        &app,
+        t,
+        Method::POST,
+        &format!("/api/invoices/{id}/void"),
+        json!({ "reason": "x\u{0}" }),
+    )
+    .await;
+    assert_eq!(got, [pair("reason", "invalid_character")]);
+    let payment = json!({ "amount": "1.00", "method": "bank_transfer", "reference": "ref\u{0}" });
+    let got =
+        refusals(&app, t, Method::POST, &format!("/api/invoices/{id}/payments"), payment).await;
+    assert_eq!(got, [pair("reference", "invalid_character")]);
+    let long = json!({ "reason": "r".repeat(1_001) });
+    let got = refusals(&app, t, Method::POST, &format!("/api/invoices/{id}/void"), long).await;
+    assert_eq!(got, [pair("reason", "too_long")]);
+
+    // Customers, the organisation's settings and its members' names pass the same rules.
+    let got =
+        refusals(&app, t, Method::POST, "/api/customers", json!({ "name": "Bob\u{7f}" })).await;
+    assert_eq!(got, [pair("name", "invalid_character")]);
+    let got =
+        refusals(&app, t, Method::PATCH, "/api/org", json!({ "name": "Org\nX-Header: 1" })).await;
+    assert_eq!(got, [pair("name", "line_break")]);
+    let got = refusals(&app, t, Method::POST, "/api/auth/register", json!({
+        "email": "new@seller.test", "password": "long-enough-password", "organizationName": "Eve\r\n"
+    })).await;
+    assert_eq!(got, [pair("organizationName", "line_break")]);
+
+    // Nothing was written.
+    let invoices: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM invoices").fetch_one(&db).await.unwrap();
+    let customers: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM customers").fetch_one(&db).await.unwrap();
+    assert_eq!((invoices, customers), (0, 0));
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn an_invoice_with_nothing_to_collect_is_refused(db: PgPool) {
+    // Zero-total invoices are refused (not settled at finalization): every finalized invoice
+    // has money due, so reminders and the Pay button always mean something.
+    let app = TestApp::spawn(db.clone()).await;
+    let user = app.register("zero@seller.test").await;
+    let t = user.access_token.as_str();
+    let free = with(|b| {
+        b["items"] = json!([{ "description": "Gift", "quantity": 1, "unitPrice": "0.00" }])
+    });
+    refused(&app, t, free, "items", Some("zero_total")).await;
+    let discounted = with(|b| b["discount"] = json!("100"));
+    refused(&app, t, discounted, "items", Some("zero_total")).await;
+    let invoices: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM invoices").fetch_one(&db).await.unwrap();
+    assert_eq!(invoices, 0);
+}
