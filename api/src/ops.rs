@@ -28,7 +28,51 @@ use crate::state::AppState;
 const BULK_LIMIT: i64 = 500;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_workflows)).routes(routes!(retry))
+    OpenApiRouter::new()
+        .routes(routes!(list_workflows))
+        .routes(routes!(retry))
+        .routes(routes!(list_unapplied_payments))
+}
+
+/// Money the payment provider confirmed that no invoice took.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnappliedPayment {
+    /// The provider's event id.
+    pub event_id: String,
+    pub invoice_id: Option<Uuid>,
+    pub invoice_number: Option<String>,
+    pub provider: String,
+    /// In minor units of `currency`.
+    pub amount: i64,
+    pub currency: String,
+    /// The provider's payment id (Stripe's payment intent).
+    pub reference: Option<String>,
+    /// Why the invoice's workflow did not take it.
+    pub reason: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Payments the provider confirmed that the invoice's workflow refused, or that arrived after
+/// its run had ended: each needs a person (refund it, or apply it by hand). Newest first.
+#[utoipa::path(get, path = "/api/ops/unapplied-payments", tag = "ops", security(("bearer" = [])),
+    responses((status = 200, body = Vec<UnappliedPayment>), (status = 403, body = ErrorBody)))]
+pub(crate) async fn list_unapplied_payments(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<Vec<UnappliedPayment>>> {
+    auth.require(Role::Admin)?;
+    let items = sqlx::query_as!(
+        UnappliedPayment,
+        "SELECT u.event_id, u.invoice_id, i.number AS invoice_number, u.provider, u.amount,
+                u.currency, u.reference, u.reason, u.received_at
+         FROM unapplied_payments u LEFT JOIN invoices i ON i.id = u.invoice_id
+         WHERE u.org_id = $1 ORDER BY u.received_at DESC LIMIT 500",
+        auth.org_id
+    )
+    .fetch_all(&state.db)
+    .await?;
+    Ok(Json(items))
 }
 
 /// What is wrong with an invoice's run.

@@ -424,7 +424,7 @@ pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
     sqlx::query!(
         "UPDATE invoices SET status = $3, amount_paid = $4, attention_reason = $5, next_action = $6,
                 pdf_key = COALESCE($7, pdf_key), sent_at = COALESCE($8, sent_at), paid_at = $9, voided_at = $10,
-                version = $11, updated_at = now(),
+                version = $11, updated_at = now(), checkout = $12,
                 -- Voiding revokes the hosted page.
                 public_token = CASE WHEN $3 = 'void' THEN NULL ELSE public_token END
          WHERE org_id = $1 AND id = $2 AND version < $11",
@@ -438,7 +438,8 @@ pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
         p.sent_at,
         p.paid_at,
         p.voided_at,
-        version
+        version,
+        p.checkout.as_ref().map(|c| json!(c))
     )
     .execute(&mut *tx)
     .await?;

@@ -1,7 +1,9 @@
-// Ops: invoices needing attention and failed runs, with the reason; retry one or all.
+// Ops: invoices needing attention and failed runs, with the reason; retry one or all. Below,
+// payments the provider confirmed that no invoice took (each needs a person).
 import { useState } from "react";
 import { Link } from "react-router-dom";
 import { ApiError, client, unwrap, type Schemas } from "../api/client";
+import { useMoney } from "../appConfig";
 import { Empty, ErrorBox, Loading } from "../components/ui";
 import { formatDateTime } from "../money";
 import { useAsync } from "../useAsync";
@@ -47,6 +49,37 @@ export function Ops() {
           )}
         </>
       )}
+      <UnappliedPayments />
     </section>
+  );
+}
+
+function UnappliedPayments() {
+  const unapplied = useAsync(() => unwrap(client.GET("/api/ops/unapplied-payments")), []);
+  const money = useMoney();
+  return (
+    <>
+      <h2>Unapplied payments</h2>
+      {unapplied.error ? <ErrorBox error={unapplied.error} onRetry={() => unapplied.reload()} /> : !unapplied.data ? <Loading /> : (
+        unapplied.data.length === 0 ? <Empty>Every confirmed payment reached its invoice.</Empty> : (
+          <div className="table-wrap">
+            <table data-testid="unapplied-table">
+              <thead><tr><th>Received</th><th>Invoice</th><th>Amount</th><th>Payment</th><th>Why not applied</th></tr></thead>
+              <tbody>
+                {unapplied.data.map((p) => (
+                  <tr key={p.eventId}>
+                    <td>{formatDateTime(p.receivedAt)}</td>
+                    <td>{p.invoiceId ? <Link to={`/invoices/${p.invoiceId}`}>{p.invoiceNumber ?? p.invoiceId.slice(0, 8)}</Link> : "—"}</td>
+                    <td className="num">{money.format(p.amount, p.currency)}</td>
+                    <td>{p.provider} {p.reference ?? p.eventId}</td>
+                    <td>{p.reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )
+      )}
+    </>
   );
 }

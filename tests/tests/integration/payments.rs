@@ -879,3 +879,177 @@ async fn race_payments_and_voids(db: PgPool, voids_first: bool) {
         stack.worker_log()
     );
 }
+
+/// How many events the invoice's current run holds.
+async fn history_length(workflow_id: &str) -> i64 {
+    use temporalio_client::grpc::WorkflowService;
+    use temporalio_client::tonic;
+    use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeWorkflowExecutionRequest;
+    let mut client = crate::common::temporal_client().await;
+    let described = WorkflowService::describe_workflow_execution(
+        &mut client,
+        tonic::Request::new(DescribeWorkflowExecutionRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution {
+                workflow_id: workflow_id.to_owned(),
+                run_id: String::new(),
+            }),
+        }),
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    described.workflow_execution_info.unwrap().history_length
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn a_flood_of_anonymous_calls_on_one_link_barely_grows_the_history(db: PgPool) {
+    use futures::StreamExt;
+    let stack = Stack::start(db).await;
+    let user = stack.app.register("flood@seller.test").await;
+    let (invoice, token) = sent_invoice(&stack, &user).await;
+    let workflow_id = invoice["workflowId"].as_str().unwrap().to_owned();
+
+    // The first Pay opens the session (an update); the first view is signalled.
+    let desktop = browser(DESKTOP);
+    let r = desktop.post(stack.app.url(&format!("/i/{token}/pay"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    let first = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        desktop.get(stack.app.url(&format!("/i/{token}"))).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = history_length(&workflow_id).await;
+
+    // 1 000 anonymous calls: page views on three devices, Pay clicks and the public checkout.
+    let phone = browser(IPHONE);
+    let calls = (0..1_000).map(|i| {
+        let (desktop, phone, stack, token, first) = (&desktop, &phone, &stack, &token, &first);
+        async move {
+            let status = match i % 4 {
+                0 => desktop
+                    .get(stack.app.url(&format!("/i/{token}")))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                1 => {
+                    phone.get(stack.app.url(&format!("/i/{token}"))).send().await.unwrap().status()
+                }
+                2 => {
+                    let r = desktop
+                        .post(stack.app.url(&format!("/i/{token}/pay")))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(
+                        r.headers().get("location").and_then(|l| l.to_str().ok()),
+                        Some(first.as_str())
+                    );
+                    r.status()
+                }
+                _ => desktop
+                    .post(stack.app.url(&format!("/api/public/invoices/{token}/checkout")))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+            };
+            assert!(status.is_success() || status.is_redirection(), "call {i}: {status}");
+        }
+    });
+    futures::stream::iter(calls).buffer_unordered(16).collect::<Vec<()>>().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let added = history_length(&workflow_id).await - before;
+    // Only the phone's first view reaches the workflow (a signal and its workflow task): every
+    // Pay and checkout is served from the projected open session, every other view debounced.
+    println!("events added to the run's history by 1 000 anonymous calls: {added}");
+    assert!(added <= 10, "{added} events added by 1 000 anonymous calls");
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn confirmed_money_no_invoice_took_is_listed_for_ops(db: PgPool) {
+    let stack = Stack::start(db).await;
+    let user = stack.app.register("unapplied@seller.test").await;
+    let (invoice, _) = sent_invoice(&stack, &user).await;
+    let id = invoice["id"].as_str().unwrap().to_owned();
+    let r = stack
+        .app
+        .post(
+            &format!("/api/invoices/{id}/void"),
+            &user.access_token,
+            json!({ "reason": "sent in error" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    stack.wait_for_status(&user, &id, "void").await;
+
+    // The client paid through a session opened before the void: the provider confirms it, the
+    // voided invoice's workflow cannot take it.
+    let body = session_event(
+        "checkout.session.completed",
+        "evt_after_void",
+        &invoice,
+        &user.org_id,
+        100_000,
+        "pi_after_void",
+        "paid",
+    );
+    let ack = deliver_signed(&stack, &body, LOCAL_SECRET).await;
+    assert_ne!(ack["outcome"], "applied", "{ack:#}");
+    let listed = stack.app.get("/api/ops/unapplied-payments", &user.access_token).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    let items = listed.body.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{:#}", listed.body);
+    assert_eq!(items[0]["eventId"], "evt_after_void");
+    assert_eq!(items[0]["invoiceId"], id.as_str());
+    assert_eq!(
+        (items[0]["amount"].as_i64(), items[0]["currency"].as_str()),
+        (Some(100_000), Some("EUR"))
+    );
+    assert_eq!(items[0]["reference"], "pi_after_void");
+    // A redelivery lists it once; another organisation sees nothing of it.
+    deliver_signed(&stack, &body, LOCAL_SECRET).await;
+    assert_eq!(
+        stack
+            .app
+            .get("/api/ops/unapplied-payments", &user.access_token)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let other = stack.app.register("other@unapplied.test").await;
+    assert_eq!(
+        stack.app.get("/api/ops/unapplied-payments", &other.access_token).await.body,
+        json!([])
+    );
+}
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn a_manual_payment_reference_cannot_capture_a_refund(db: PgPool) {
+    let stack = Stack::start(db).await;
+    let user = stack.app.register("manual@seller.test").await;
+    let (invoice, _) = sent_invoice(&stack, &user).await;
+    let id = invoice["id"].as_str().unwrap().to_owned();
+    // A manual payment whose typed reference happens to be a provider payment id.
+    let r = stack
+        .app
+        .post(&format!("/api/invoices/{id}/payments"), &user.access_token, json!({ "amount": "400.00", "method": "bank_transfer", "reference": "pi_someone_elses" }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    stack.wait_for_status(&user, &id, "partially_paid").await;
+
+    // A refund of that provider payment (no metadata: matched by the payment id) is not this
+    // invoice's: it is ignored, and the invoice keeps its money.
+    let body = refund_event("evt_refund_capture", json!({}), 40_000, 40_000, "pi_someone_elses");
+    let ack = deliver_signed(&stack, &body, LOCAL_SECRET).await;
+    assert!(ack["outcome"].as_str().unwrap().starts_with("ignored"), "{ack:#}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let now = stack.app.get(&format!("/api/invoices/{id}"), &user.access_token).await;
+    assert_eq!(now.body["amountPaid"].as_i64(), Some(40_000), "{:#}", now.body);
+}

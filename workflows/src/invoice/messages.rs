@@ -283,4 +283,9 @@ pub struct Projection {
     pub voided_at: Option<DateTime<Utc>>,
     pub payments: Vec<PaymentRequest>,
     pub events: Vec<ProjectedEvent>,
+    /// The open checkout session, so that the API hands it to a payer who presses Pay again
+    /// without asking the workflow (a flood of Pay clicks must not grow the run's history).
+    /// Absent from projections made before it existed, and when no session is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout: Option<CheckoutSession>,
 }

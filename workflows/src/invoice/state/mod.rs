@@ -336,6 +336,7 @@ impl InvoiceState {
             voided_at: self.voided_at,
             payments: std::mem::take(&mut self.pending_payments),
             events: std::mem::take(&mut self.pending_events),
+            checkout: self.checkout.clone(),
         }
     }
 
