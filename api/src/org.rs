@@ -267,7 +267,7 @@ async fn add_member(
     auth: Auth,
     Json(req): Json<AddMember>,
 ) -> ApiResult<(StatusCode, Json<Member>)> {
-    auth.require(Role::Admin)?;
+    auth.require_person(Role::Admin)?;
     if req.role == Role::Owner {
         auth.require(Role::Owner)?;
     }
@@ -307,7 +307,7 @@ async fn update_member(
     Path(user_id): Path<Uuid>,
     Json(req): Json<UpdateMember>,
 ) -> ApiResult<Json<Member>> {
-    auth.require(Role::Admin)?;
+    auth.require_person(Role::Admin)?;
     let mut tx = state.db.begin().await?;
     let current = lock_member(&mut tx, auth.org_id, user_id).await?;
     if current.role == Role::Owner || req.role == Role::Owner {
@@ -340,7 +340,7 @@ async fn remove_member(
 ) -> ApiResult<StatusCode> {
     let leaving_self = auth.user_id().is_ok_and(|me| me == user_id);
     if !leaving_self {
-        auth.require(Role::Admin)?;
+        auth.require_person(Role::Admin)?;
     }
     let mut tx = state.db.begin().await?;
     let current = lock_member(&mut tx, auth.org_id, user_id).await?;
@@ -453,7 +453,7 @@ async fn create_api_key(
     auth: Auth,
     Json(req): Json<CreateApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    auth.require(Role::Admin)?;
+    let creator = auth.require_person(Role::Admin)?;
     let mut errors = FieldErrors::new();
     let name = req.name.trim().to_owned();
     errors.text("name", &name, 100);
@@ -476,7 +476,7 @@ async fn create_api_key(
         prefix,
         secret::sha256(&key),
         req.role.as_str(),
-        auth.user_id().ok()
+        creator
     )
     .fetch_one(&state.db)
     .await?;

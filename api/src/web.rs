@@ -27,9 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppConfig {
-    /// Base URL of the Temporal UI, for support's "open in Temporal UI" link; null when unset.
-    pub temporal_ui_url: Option<String>,
-    pub temporal_namespace: String,
     /// Every currency invoices may be in, with the digits of its minor unit (ISO 4217): the
     /// one table the server computes with, so the web app shows amounts the way they are stored.
     pub currencies: Vec<CurrencyInfo>,
@@ -49,15 +46,11 @@ pub struct CurrencyInfo {
 /// The web app's settings (public: no secrets).
 #[utoipa::path(get, path = "/api/app-config", tag = "health",
     responses((status = 200, body = AppConfig)))]
-pub(crate) async fn app_config(State(state): State<AppState>) -> Json<AppConfig> {
+pub(crate) async fn app_config() -> Json<AppConfig> {
     let currencies = invoice_domain::Currency::all()
         .map(|c| CurrencyInfo { code: c.code(), exponent: c.exponent() })
         .collect();
-    Json(AppConfig {
-        temporal_ui_url: state.web.temporal_ui_url.clone(),
-        temporal_namespace: state.runs.namespace().to_owned(),
-        currencies,
-    })
+    Json(AppConfig { currencies })
 }
 
 /// Paths that belong to the API: never answered with the app's `index.html`.
@@ -102,6 +95,33 @@ async fn serve_app(dist: &Path, request: Request<Body>) -> Response {
 
 fn not_found() -> Response {
     ApiError::NotFound { message: "No such route.".into() }.into_response()
+}
+
+/// The Content-Security-Policy of everything the API serves but its API docs: scripts only from
+/// the API's own origin (the built app's bundles; no inline script, no eval), styles from it or
+/// inline (the hosted page's own), nothing embeds it. Text a client or seller typed can reach
+/// a page only escaped; this is the second line.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
+     connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Security headers on every response: no framing (clickjacking of Pay), no content sniffing,
+/// no Referer (hosted page URLs carry the invoice's token), and the CSP above. The API docs
+/// (Swagger UI) run their own inline setup script, so they get every header but the CSP.
+pub async fn security_headers(request: Request<Body>, next: axum::middleware::Next) -> Response {
+    let docs = request.uri().path().starts_with("/api-docs");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !docs {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
+    response
 }
 
 #[cfg(test)]

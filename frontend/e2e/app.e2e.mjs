@@ -2,8 +2,8 @@
 // app, with the real worker behind it): sign up, watch a draft made through the API appear in
 // the open list and leave it when it is deleted, without a reload; create an invoice, watch it
 // turn `sent` without a reload, pay it on its hosted page through the test checkout, watch it
-// turn `paid`, find it in the dashboard's collected revenue; then a viewer sees no write
-// actions. Screenshots of the main screens go to SCREENSHOT_DIR.
+// turn `paid`, find it in the dashboard's collected revenue; a script typed into an invoice's
+// fields never runs in the app or on the hosted page; then a viewer sees no write actions. Screenshots of the main screens go to SCREENSHOT_DIR.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -141,6 +141,35 @@ try {
   await page.click("nav >> text=Ops");
   await page.getByText("Nothing needs attention").waitFor({ timeout: LIVE });
   await shot(page, "10-ops");
+
+  step("a script typed into any invoice field never runs, in the app or on the hosted page");
+  const xss = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>';
+  const typed = await call("POST", "/api/auth/login", undefined, owner);
+  const hostile = await call("POST", "/api/invoices", typed.accessToken, {
+    clientName: `Mallory ${xss}`, clientEmail: "mallory@example.com", currency: "EUR", dueDate: "2030-01-31",
+    notes: `Notes ${xss}`, reference: `Ref ${xss}`,
+    items: [{ description: `Line ${xss}`, quantity: "1", unitPrice: "10.00" }],
+  });
+  let hostilePath;
+  for (let i = 0; i < 120 && !hostilePath; i++) {
+    hostilePath = (await call("GET", `/api/invoices/${hostile.id}`, typed.accessToken)).hostedPath;
+    if (!hostilePath) await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.ok(hostilePath, "the hostile invoice got its hosted page");
+  const dialogs = [];
+  for (const p of [page, client]) p.on("dialog", (d) => { dialogs.push(d.message()); void d.dismiss(); });
+  await page.goto(`${APP}/invoices/${hostile.id}`);
+  await page.getByText("Line <img", { exact: false }).first().waitFor({ timeout: LIVE });
+  await client.goto(`${APP}${hostilePath}`);
+  await client.getByText("Line <img", { exact: false }).first().waitFor();
+  await page.waitForTimeout(500);
+  for (const p of [page, client]) {
+    assert.equal(await p.evaluate(() => globalThis.__xss), undefined, `a typed script ran on ${p.url()}`);
+  }
+  assert.deepEqual(dialogs, []);
+  const headers = (await page.goto(`${APP}/invoices`)).headers();
+  assert.match(headers["content-security-policy"] ?? "", /script-src 'self'/);
+  assert.equal(headers["x-frame-options"], "DENY");
 
   step("a viewer sees no write actions");
   const session = await call("POST", "/api/auth/login", undefined, owner);

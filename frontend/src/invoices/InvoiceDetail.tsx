@@ -1,12 +1,12 @@
 // One invoice: status, amounts, lines, payments, the PDF, the next scheduled action, the live
-// timeline, the actions the user's role allows, the client's hosted page and, for admins, its
-// run in the Temporal UI. A draft deleted while it is open says so.
+// timeline, the actions the user's role allows and the client's hosted page. A draft deleted
+// while it is open says so. (No Temporal UI link: that UI spans every organisation's runs.)
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { ApiError, client, unwrap, type Schemas } from "../api/client";
 import { oneOf } from "../api/json";
 import { paymentMethodValues } from "../api/schema";
-import { useAppConfig, useMoney } from "../appConfig";
+import { useMoney } from "../appConfig";
 import { can, useAuth } from "../auth/AuthContext";
 import { Dialog, ErrorBox, Field, Loading, StatusBadge } from "../components/ui";
 import { isDeletion, useLiveEvents, type LiveMessage } from "../live/live";
@@ -25,7 +25,6 @@ const SETTLED: readonly Status[] = ["void", "paid", "refunded"];
 export function InvoiceDetail() {
   const { id = "" } = useParams();
   const { me } = useAuth();
-  const config = useAppConfig();
   const money = useMoney();
   const path = { params: { path: { id } } };
   const invoice = useAsync(() => unwrap(client.GET("/api/invoices/{id}", path)), [id]);
@@ -111,11 +110,6 @@ export function InvoiceDetail() {
           </dl>
           <p className="links">
             {inv.hostedPath && <a href={inv.hostedPath} target="_blank" rel="noreferrer" data-testid="hosted-link">Client's invoice page ↗</a>}
-            {can(role, "admin") && config.temporalUiUrl && (
-              <a href={`${config.temporalUiUrl}/namespaces/${config.temporalNamespace}/workflows/${encodeURIComponent(inv.workflowId)}`} target="_blank" rel="noreferrer" data-testid="temporal-link">
-                Open in Temporal UI ↗
-              </a>
-            )}
           </p>
         </section>
         <section className="card">

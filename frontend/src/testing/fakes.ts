@@ -13,7 +13,7 @@ export const CURRENCIES: Schemas["CurrencyInfo"][] = [
   { code: "USD", exponent: 2 },
 ];
 
-export const APP_CONFIG: Schemas["AppConfig"] = { currencies: CURRENCIES, temporalNamespace: "default", temporalUiUrl: null };
+export const APP_CONFIG: Schemas["AppConfig"] = { currencies: CURRENCIES };
 
 export const SESSION: Schemas["Session"] = {
   accessToken: "access-1",

@@ -222,3 +222,65 @@ async fn a_member_of_two_organisations_switches_between_them(db: PgPool) {
         .await;
     assert_eq!((r.status, r.body["role"].as_str()), (StatusCode::OK, Some("accountant")));
 }
+
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn every_invoice_action_is_closed_to_other_organisations_and_to_viewers(db: PgPool) {
+    use crate::common::stack::Stack;
+    let stack = Stack::start(db).await;
+    let app = &stack.app;
+    let alice = app.register("alice@actions.test").await;
+    let mallory = app.register("mallory@actions.test").await;
+    let viewer = app.register("viewer@actions.test").await;
+    let viewer_token = app.join(&alice, &viewer, "viewer").await;
+    let due = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive().to_string();
+    let body = |draft: bool| {
+        json!({ "clientName": "Acme", "clientEmail": "ap@acme.example", "currency": "USD", "dueDate": due,
+                "draft": draft, "items": [{ "description": "Work", "quantity": 1, "unitPrice": "100.00" }] })
+    };
+    let draft = stack.create_invoice(&alice, body(true)).await["id"].as_str().unwrap().to_owned();
+    let sent = stack.create_invoice(&alice, body(false)).await["id"].as_str().unwrap().to_owned();
+    stack.wait_for_status(&alice, &draft, "draft").await;
+    stack.wait_for_status(&alice, &sent, "sent").await;
+
+    let payment = json!({ "amount": "10.00", "method": "cash", "reference": "x" });
+    let edit = json!({ "notes": "changed" });
+    let actions: Vec<(Method, String, Option<serde_json::Value>)> = vec![
+        (Method::PATCH, format!("/api/invoices/{draft}"), Some(edit)),
+        (Method::POST, format!("/api/invoices/{draft}/finalize"), None),
+        (Method::DELETE, format!("/api/invoices/{draft}"), None),
+        (Method::POST, format!("/api/invoices/{sent}/resend"), None),
+        (Method::POST, format!("/api/invoices/{sent}/remind"), None),
+        (Method::POST, format!("/api/invoices/{sent}/payments"), Some(payment)),
+        (Method::POST, format!("/api/invoices/{sent}/void"), Some(json!({ "reason": "no" }))),
+        (Method::POST, format!("/api/invoices/{sent}/retry"), None),
+    ];
+    for (method, path, body) in &actions {
+        // Another organisation: exactly as if the invoice did not exist.
+        let r = app.call(method.clone(), path, Some(&mallory.access_token), body.clone()).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{method} {path} by another organisation: {:?}",
+            r.body
+        );
+        // A viewer of the organisation: forbidden.
+        let r = app.call(method.clone(), path, Some(&viewer_token), body.clone()).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "{method} {path} by a viewer: {:?}",
+            r.body
+        );
+    }
+    // Nothing changed.
+    let d = app.get(&format!("/api/invoices/{draft}"), &alice.access_token).await;
+    assert_eq!(d.body["status"], "draft");
+    assert_ne!(d.body["notes"], "changed");
+    let s = app.get(&format!("/api/invoices/{sent}"), &alice.access_token).await;
+    assert_eq!(
+        (s.body["status"].as_str(), s.body["amountPaid"].as_i64()),
+        (Some("sent"), Some(0)),
+        "{:#}",
+        s.body
+    );
+}
