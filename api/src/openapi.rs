@@ -61,7 +61,14 @@ fn document_common_errors(openapi: &mut OpenApiDoc) {
                 .build(),
         )
     };
-    for item in openapi.paths.paths.values_mut() {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        // The endpoints a stranger can reach (crate::limits) and the emails sent on demand.
+        let limited = path.starts_with("/api/public/")
+            || path.starts_with("/api/auth/")
+            || path == "/api/webhooks/stripe"
+            || path.ends_with("/resend")
+            || path.ends_with("/remind");
+        let hashing = path == "/api/auth/login" || path == "/api/auth/register";
         for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch]
             .into_iter()
             .flatten()
@@ -88,6 +95,15 @@ fn document_common_errors(openapi: &mut OpenApiDoc) {
             if body {
                 add("415", "The body is not sent as application/json");
             }
+            if limited {
+                add("429", "Too many requests; `Retry-After` says when to try again");
+            }
+            if hashing {
+                add(
+                    "503",
+                    "Too many sign-ins at once (`password_hashing_busy`); try again shortly",
+                );
+            }
         }
     }
 }
@@ -97,6 +113,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     let mut routes = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(auth::routes::router())
+        .merge(auth::sessions::router())
         .merge(org::router())
         .merge(customers::router())
         .merge(invoices::router())

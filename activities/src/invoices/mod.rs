@@ -33,6 +33,8 @@ pub struct InvoiceActivities {
     pub store: ObjectStore,
     pub mailer: Mailer,
     pub payments: Payments,
+    /// Emails an organisation may send per day (`EMAIL_DAILY_QUOTA_PER_ORG`).
+    pub daily_email_quota: u32,
 }
 
 impl std::fmt::Debug for InvoiceActivities {
@@ -137,13 +139,16 @@ impl InvoiceActivities {
         input: SendEmailInput,
     ) -> Result<SentEmail, ActivityError> {
         let hosted_url = |t: &str| self.payments.hosted_url(t);
-        mail::send(&self.db, &self.mailer, &self.store, &input, hosted_url).await.map_err(|e| {
-            if e.is_permanent() {
-                permanent(e.to_string())
-            } else {
-                ActivityError::from(anyhow::Error::new(e))
-            }
-        })
+        let quota = self.daily_email_quota;
+        mail::send(&self.db, &self.mailer, &self.store, &input, hosted_url, quota).await.map_err(
+            |e| {
+                if e.is_permanent() {
+                    permanent(e.to_string())
+                } else {
+                    ActivityError::from(anyhow::Error::new(e))
+                }
+            },
+        )
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::CreateCheckoutSession)]

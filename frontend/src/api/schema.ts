@@ -78,6 +78,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/logout-everywhere": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End every session of the calling user (all devices, all organisations): refresh tokens are
+         *     revoked, access tokens stop working. Log in again afterwards.
+         */
+        post: operations["logout_everywhere"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/refresh": {
         parameters: {
             query?: never;
@@ -366,6 +386,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ops/unapplied-payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Payments the provider confirmed that the invoice's workflow refused, or that arrived after
+         *     its run had ended: each needs a person (refund it, or apply it by hand). Newest first.
+         */
+        get: operations["list_unapplied_payments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ops/workflows": {
         parameters: {
             query?: never;
@@ -558,7 +598,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Postgres and Temporal both answer: the API can take traffic. */
+        /**
+         * Postgres and Temporal both answer, and the running workers use this API's payment
+         *     provider: the API can take traffic.
+         */
         get: operations["ready"];
         put?: never;
         post?: never;
@@ -611,9 +654,6 @@ export interface components {
              *     one table the server computes with, so the web app shows amounts the way they are stored.
              */
             currencies: components["schemas"]["CurrencyInfo"][];
-            temporalNamespace: string;
-            /** @description Base URL of the Temporal UI, for support's "open in Temporal UI" link; null when unset. */
-            temporalUiUrl?: string | null;
         };
         ChannelRevenue: {
             /**
@@ -645,7 +685,13 @@ export interface components {
             url: string;
         };
         Checks: {
+            /** @description `ok`, `unavailable` or `timed out`: never the cause itself (logged instead). */
             database: string;
+            /**
+             * @description `ok`, or `mismatch`: a worker that announced itself in the last minutes uses another
+             *     payment provider than this API (`details.paymentProviders` of the 503 names them).
+             */
+            payments: string;
             temporal: string;
         };
         Cohort: {
@@ -1345,6 +1391,27 @@ export interface components {
              */
             runsChecked: boolean;
         };
+        /** @description Money the payment provider confirmed that no invoice took. */
+        UnappliedPayment: {
+            /**
+             * Format: int64
+             * @description In minor units of `currency`.
+             */
+            amount: number;
+            currency: string;
+            /** @description The provider's event id. */
+            eventId: string;
+            /** Format: uuid */
+            invoiceId?: string | null;
+            invoiceNumber?: string | null;
+            provider: string;
+            /** @description Why the invoice's workflow did not take it. */
+            reason: string;
+            /** Format: date-time */
+            receivedAt: string;
+            /** @description The provider's payment id (Stripe's payment intent). */
+            reference?: string | null;
+        };
         /** @description Fields to change. An absent field stays as it is; `null` clears an optional field. */
         UpdateCustomer: {
             address?: components["schemas"]["Address"] | null;
@@ -1555,6 +1622,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many sign-ins at once (`password_hashing_busy`); try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     logout: {
@@ -1598,6 +1674,58 @@ export interface operations {
             };
             /** @description Input that does not validate (field errors in `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    logout_everywhere: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No token, or a token that is invalid or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1668,6 +1796,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     register: {
@@ -1723,6 +1860,24 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many sign-ins at once (`password_hashing_busy`); try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2608,6 +2763,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2686,6 +2850,15 @@ export interface operations {
             };
             /** @description Input that does not validate (field errors in `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3011,6 +3184,42 @@ export interface operations {
                 };
             };
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_unapplied_payments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnappliedPayment"][];
+                };
+            };
+            /** @description No token, or a token that is invalid or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3602,6 +3811,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     stripe_webhook: {
@@ -3649,6 +3867,15 @@ export interface operations {
             };
             /** @description Input that does not validate (field errors in `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to try again */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -178,3 +178,64 @@ fn the_scripts_build_every_target_so_they_share_one_build() {
     }
     assert!(builds >= 4, "found {builds} cargo builds in scripts/; the scripts have changed shape");
 }
+
+/// Migrations applied before this rule existed: already run on databases, so they cannot change
+/// (sqlx checks each applied file's checksum). They ran on empty or small tables.
+const MIGRATIONS_BEFORE_THE_INDEX_RULE: &[&str] = &[
+    "20261126000001_create_accounts.sql",
+    "20261126000002_create_customers.sql",
+    "20261126000003_create_invoices.sql",
+    "20261126000004_add_hosted_page_and_stripe_events.sql",
+    "20261126000005_add_live_updates.sql",
+    "20261127000006_add_search_indexes.sql",
+    "20261130000007_announce_deleted_invoices.sql",
+];
+
+#[test]
+fn migrations_build_indexes_on_existing_tables_without_blocking_writes() {
+    // An index on a table that already holds rows is built CONCURRENTLY, which Postgres only
+    // does outside a transaction: the file starts with sqlx's `-- no-transaction`. Indexes on a
+    // table the same file creates are built while it is empty, the ordinary way.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if MIGRATIONS_BEFORE_THE_INDEX_RULE.contains(&name.as_str()) {
+            continue;
+        }
+        let sql = std::fs::read_to_string(&path).unwrap();
+        let upper = sql.to_uppercase();
+        let created: Vec<String> = upper
+            .split("CREATE TABLE")
+            .skip(1)
+            .chain(upper.split("CREATE UNLOGGED TABLE").skip(1))
+            .filter_map(|rest| {
+                rest.split_whitespace().next().map(|t| t.trim_matches('(').to_owned())
+            })
+            .collect();
+        for statement in upper.split(';') {
+            let Some(at) = statement.find("INDEX") else { continue };
+            if !statement[..at].contains("CREATE") {
+                continue;
+            }
+            let table = statement
+                .split(" ON ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .unwrap_or_default()
+                .trim_matches('(')
+                .to_owned();
+            if created.contains(&table) {
+                continue;
+            }
+            assert!(
+                statement.contains("CONCURRENTLY") && sql.starts_with("-- no-transaction"),
+                "{name}: an index on the existing table {table} must be built CONCURRENTLY in a \
+                 `-- no-transaction` migration: {statement}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no migration was checked");
+}
