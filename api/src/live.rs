@@ -97,13 +97,16 @@ impl std::fmt::Debug for LiveHub {
 
 impl LiveHub {
     fn subscribe(&self, db: &PgPool) -> broadcast::Receiver<Change> {
-        self.sender
-            .get_or_init(|| {
-                let (sender, _) = broadcast::channel(BUFFER);
-                tokio::spawn(listen(db.clone(), sender.clone()));
-                sender
-            })
-            .subscribe()
+        // The first subscriber's receiver exists before the listener starts, so it hears the
+        // listener's first resync whichever thread runs first.
+        let mut first = None;
+        let sender = self.sender.get_or_init(|| {
+            let (sender, receiver) = broadcast::channel(BUFFER);
+            first = Some(receiver);
+            tokio::spawn(listen(db.clone(), sender.clone()));
+            sender
+        });
+        first.unwrap_or_else(|| sender.subscribe())
     }
 
     /// Closes every open socket (code 1001, going away); clients reconnect to another replica.

@@ -73,10 +73,12 @@ async fn invoice_changes_reach_their_organisation_live_and_no_other(db: PgPool) 
     let owner = stack.app.register("live-owner@example.com").await;
     let stranger = stack.app.register("live-stranger@example.com").await;
     let mut mine = connect(&stack.app, &owner.access_token).await.expect("owner connects");
-    let mut theirs = connect(&stack.app, &stranger.access_token).await.expect("stranger connects");
-    // The first subscriber starts the listener, which announces itself with a resync.
+    // The first subscriber starts the listener, which announces itself with a resync. The
+    // stranger connects only after it: sockets authenticate concurrently, and had the stranger's
+    // subscribed first, the resync could go out before the owner's socket subscribed.
     let first = next_message(&mut mine, Duration::from_secs(10)).await;
     assert_eq!(first, Some(json!({ "type": "resync" })));
+    let mut theirs = connect(&stack.app, &stranger.access_token).await.expect("stranger connects");
 
     let created = stack.create_invoice(&owner, invoice_body()).await;
     let id = created["id"].as_str().unwrap();
