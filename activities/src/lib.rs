@@ -32,10 +32,11 @@ mod tests {
     /// activity (database, PDF download).
     #[test]
     fn provider_timeouts_end_before_their_activities() {
-        let bounds: [(&str, Duration, Duration); 3] = [
+        let bounds: [(&str, Duration, Duration); 4] = [
             ("SMTP send", crate::email::SmtpConfig::DEFAULT_TIMEOUT, STEP_TIMEOUT),
             ("SES send", crate::email::SES_OPERATION_TIMEOUT, STEP_TIMEOUT),
             ("Stripe checkout", crate::payments::STRIPE_TIMEOUT, CHECKOUT_TIMEOUT),
+            ("S3 store and read", invoice_storage::S3_OPERATION_TIMEOUT, STEP_TIMEOUT),
         ];
         for (provider, timeout, activity) in bounds {
             assert!(

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 pub use args::{StorageArgs, StorageBackend};
 pub use key::ObjectKey;
 pub use local::LocalStore;
-pub use s3::{S3Config, S3Store, load_sdk_config};
+pub use s3::{S3_OPERATION_TIMEOUT, S3Config, S3Store, load_sdk_config};
 
 /// Which backend to use (`STORAGE_BACKEND`) and its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]

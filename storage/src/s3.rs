@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
@@ -25,6 +26,15 @@ pub struct S3Config {
     pub endpoint_url: Option<String>,
 }
 
+/// How long one S3 call may take, the SDK's own retries included: well below the start-to-close
+/// timeout of the activities that store and read PDFs, so an attempt never outlives the activity
+/// Temporal already retries, and an API request reading a PDF fails instead of hanging.
+pub const S3_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// One HTTP attempt within [`S3_OPERATION_TIMEOUT`], leaving room for the SDK to retry once.
+const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Establishing the connection, within one attempt.
+const S3_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Objects in one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Store {
@@ -37,7 +47,12 @@ impl S3Store {
     /// (environment, profile, container or instance role). Nothing is contacted yet.
     pub async fn connect(config: &S3Config) -> Self {
         let sdk = load_sdk_config(&config.region).await;
-        let mut builder = aws_sdk_s3::config::Builder::from(&sdk);
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(S3_OPERATION_TIMEOUT)
+            .operation_attempt_timeout(S3_ATTEMPT_TIMEOUT)
+            .connect_timeout(S3_CONNECT_TIMEOUT)
+            .build();
+        let mut builder = aws_sdk_s3::config::Builder::from(&sdk).timeout_config(timeouts);
         if let Some(url) = config.endpoint_url.as_deref().filter(|url| !url.is_empty()) {
             builder = builder.endpoint_url(url).force_path_style(true);
         }
