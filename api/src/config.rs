@@ -115,6 +115,11 @@ pub struct AuthConfig {
     #[arg(long = "refresh-token-ttl", env = "REFRESH_TOKEN_TTL_SECONDS", default_value_t = 30 * 24 * 3600)]
     pub refresh_token_ttl_secs: u64,
 
+    /// Absolute lifetime of a login session, in seconds: refreshing never extends it past this
+    /// much time after the login (or registration); then the user logs in again.
+    #[arg(long = "session-max-lifetime", env = "SESSION_MAX_LIFETIME_SECONDS", default_value_t = 90 * 24 * 3600)]
+    pub session_max_lifetime_secs: u64,
+
     /// Failed logins allowed per account within the window before 429.
     #[arg(long, env = "LOGIN_MAX_FAILURES_PER_ACCOUNT", default_value_t = 5)]
     pub login_max_failures_per_account: i32,
@@ -263,6 +268,7 @@ impl AuthConfig {
             jwt_secret: SecretString::from(secret.to_owned()),
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            session_max_lifetime_secs: 90 * 24 * 3600,
             login_max_failures_per_account: 5,
             login_max_failures_per_ip: 20,
             login_throttle_window_secs: 900,

@@ -45,6 +45,8 @@ pub async fn prune_once(db: &PgPool) -> Result<Pruned, sqlx::Error> {
             .execute(&mut *tx)
             .await?,
         ),
+        // No longer written (login attempts count in `rate_limits`); pruned until a later
+        // release drops it, once no replica of the release before writes to it.
         login_throttle: deleted(
             sqlx::query("DELETE FROM login_throttle WHERE window_start < now() - interval '1 day'")
                 .execute(&mut *tx)

@@ -181,7 +181,7 @@ async fn register(
     .execute(&mut *tx)
     .await?;
     let refresh_token =
-        insert_refresh_token(&mut tx, &state, user_id, org_id, Uuid::now_v7()).await?;
+        insert_refresh_token(&mut tx, &state, user_id, org_id, SessionFamily::start()).await?;
     tx.commit().await?;
     tracing::info!(user.id = %user_id, org.id = %org_id, "account registered");
 
@@ -234,7 +234,8 @@ async fn login(
     let mut tx = state.db.begin().await?;
     let (organization, role) = membership(&mut tx, user.id, req.organization_id).await?;
     let refresh_token =
-        insert_refresh_token(&mut tx, &state, user.id, organization.id, Uuid::now_v7()).await?;
+        insert_refresh_token(&mut tx, &state, user.id, organization.id, SessionFamily::start())
+            .await?;
     tx.commit().await?;
     let session = Session {
         access_token: state.jwt.issue(user.id, organization.id).map_err(anyhow::Error::from)?,
@@ -249,7 +250,9 @@ async fn login(
 }
 
 /// Trade a refresh token for a new access token and the next refresh token. A refresh token
-/// works once: presenting a used one revokes every token of its session.
+/// works once: presenting a used one revokes every token of its session (`refresh_token_reused`).
+/// A session ends `SESSION_MAX_LIFETIME_SECONDS` after its login however often it is refreshed
+/// (`session_expired`): then the user logs in again.
 ///
 /// The token comes from the body, or else from the `invoices_refresh` cookie; one that came as
 /// the cookie is answered as a cookie again, and a refused one is deleted.
@@ -298,7 +301,7 @@ async fn rotate(
     };
     let mut tx = state.db.begin().await?;
     let row = sqlx::query!(
-        "SELECT id, user_id, org_id, family_id, expires_at, revoked_at
+        "SELECT id, user_id, org_id, family_id, expires_at, revoked_at, session_started_at
          FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
         secret::sha256(token)
     )
@@ -323,12 +326,18 @@ async fn rotate(
     if row.expires_at <= Utc::now() {
         return Err(invalid());
     }
+    let family = SessionFamily { id: row.family_id, started_at: row.session_started_at };
+    if family.ends_at(state) <= Utc::now() {
+        return Err(ApiError::unauthorized(
+            "session_expired",
+            "This session reached its maximum lifetime; log in again.",
+        ));
+    }
     let (organization, role) =
         membership(&mut tx, row.user_id, organization_id.or(Some(row.org_id)))
             .await
             .map_err(|_| invalid())?;
-    let next =
-        insert_refresh_token(&mut tx, state, row.user_id, organization.id, row.family_id).await?;
+    let next = insert_refresh_token(&mut tx, state, row.user_id, organization.id, family).await?;
     sqlx::query!(
         "UPDATE refresh_tokens SET revoked_at = now(),
                 replaced_by = (SELECT id FROM refresh_tokens WHERE token_hash = $2)
@@ -447,24 +456,49 @@ async fn membership(
     Ok((OrganizationView { id: row.id, name: row.name }, role))
 }
 
+/// A login session: the family of refresh tokens one login started, each token replacing the
+/// one before it.
+#[derive(Debug, Clone, Copy)]
+struct SessionFamily {
+    id: Uuid,
+    started_at: DateTime<Utc>,
+}
+
+impl SessionFamily {
+    /// The family a login or a registration starts.
+    fn start() -> Self {
+        Self { id: Uuid::now_v7(), started_at: Utc::now() }
+    }
+
+    /// When the session ends however often it is refreshed (`SESSION_MAX_LIFETIME_SECONDS`).
+    fn ends_at(&self, state: &AppState) -> DateTime<Utc> {
+        self.started_at + Duration::seconds(state.auth.session_max_lifetime_secs as i64)
+    }
+}
+
+/// A new refresh token in `family`, expiring after `REFRESH_TOKEN_TTL_SECONDS` or at the
+/// session's end, whichever comes first.
 async fn insert_refresh_token(
     conn: &mut PgConnection,
     state: &AppState,
     user_id: Uuid,
     org_id: Uuid,
-    family_id: Uuid,
+    family: SessionFamily,
 ) -> ApiResult<String> {
     let token = secret::random_token();
-    let expires_at = Utc::now() + Duration::seconds(state.auth.refresh_token_ttl_secs as i64);
+    let expires_at = (Utc::now() + Duration::seconds(state.auth.refresh_token_ttl_secs as i64))
+        .min(family.ends_at(state));
     sqlx::query!(
-        "INSERT INTO refresh_tokens (id, org_id, user_id, family_id, token_hash, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO refresh_tokens
+             (id, org_id, user_id, family_id, token_hash, expires_at, session_started_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         Uuid::now_v7(),
         org_id,
         user_id,
-        family_id,
+        family.id,
         secret::sha256(&token),
-        expires_at
+        expires_at,
+        family.started_at
     )
     .execute(conn)
     .await?;

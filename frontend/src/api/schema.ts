@@ -109,7 +109,9 @@ export interface paths {
         put?: never;
         /**
          * Trade a refresh token for a new access token and the next refresh token. A refresh token
-         *     works once: presenting a used one revokes every token of its session.
+         *     works once: presenting a used one revokes every token of its session (`refresh_token_reused`).
+         *     A session ends `SESSION_MAX_LIFETIME_SECONDS` after its login however often it is refreshed
+         *     (`session_expired`): then the user logs in again.
          * @description The token comes from the body, or else from the `invoices_refresh` cookie; one that came as
          *     the cookie is answered as a cookie again, and a refused one is deleted.
          */

@@ -121,6 +121,58 @@ async fn refresh_token_reuse_revokes_the_session(db: PgPool) {
     );
 }
 
+/// Refreshing keeps a session alive only up to its absolute lifetime (90 days by default),
+/// counted from the login: a stolen refresh token cannot be kept alive forever by rotating it.
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn a_session_ends_at_its_absolute_lifetime_however_often_it_is_refreshed(db: PgPool) {
+    let app = TestApp::spawn(db.clone()).await;
+    let user = app.register("lifetime@example.com").await;
+    let refresh = |token: &str| {
+        app.call(Method::POST, "/api/auth/refresh", None, Some(json!({ "refreshToken": token })))
+    };
+    // Logged in 89 days ago: the next token still works, but expires with the session, not 30
+    // days from now.
+    sqlx::query("UPDATE refresh_tokens SET session_started_at = now() - interval '89 days'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let r = refresh(&user.refresh_token).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let next = r.body["refreshToken"].as_str().unwrap().to_owned();
+    let (days_left,): (f64,) = sqlx::query_as(
+        "SELECT extract(epoch FROM expires_at - now())::float8 / 86400
+         FROM refresh_tokens WHERE revoked_at IS NULL",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!((0.9..=1.0).contains(&days_left), "the successor expires in {days_left} days");
+
+    // Past the lifetime: refused with its own code, whatever the token's own expiry says.
+    sqlx::query(
+        "UPDATE refresh_tokens SET session_started_at = now() - interval '91 days',
+                                   expires_at = now() + interval '1 day'",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let r = refresh(&next).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "session_expired"));
+
+    // A fresh login starts a fresh session.
+    let login = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({ "email": "lifetime@example.com", "password": user.password })),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
+    let r = refresh(login.body["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
 #[sqlx::test(migrator = "invoice_api::MIGRATOR")]
 async fn logout_ends_the_session(db: PgPool) {
     let app = TestApp::spawn(db).await;
