@@ -9,8 +9,8 @@ pub mod records;
 use std::sync::Arc;
 
 use invoice_workflows::invoice::activities::{
-    CheckoutInput, CreateRecordInput, FinalizeInput, Finalized, InvoiceRef, RenderedPdf,
-    SendEmailInput, SentEmail, UpdateDraftInput,
+    CheckoutInput, CreateRecordInput, ExpireCheckoutInput, FinalizeInput, Finalized, InvoiceRef,
+    RenderedPdf, SendEmailInput, SentEmail, UpdateDraftInput,
 };
 use invoice_workflows::invoice::messages::{CheckoutSession, InvoiceRecord, Projection};
 use sqlx::PgPool;
@@ -62,6 +62,11 @@ async fn render_off_thread(
         Err(panic) => format!("the renderer panicked: {panic}"),
     };
     Err(permanent(format!("the invoice could not be rendered: {why}")))
+}
+
+/// An activity's error: non-retryable when `permanent`, otherwise retried with backoff.
+fn failure<E: std::error::Error + Send + Sync + 'static>(for_good: bool, e: E) -> ActivityError {
+    if for_good { permanent(e.to_string()) } else { ActivityError::from(anyhow::Error::new(e)) }
 }
 
 fn record_error(e: RecordError) -> ActivityError {
@@ -140,15 +145,9 @@ impl InvoiceActivities {
     ) -> Result<SentEmail, ActivityError> {
         let hosted_url = |t: &str| self.payments.hosted_url(t);
         let quota = self.daily_email_quota;
-        mail::send(&self.db, &self.mailer, &self.store, &input, hosted_url, quota).await.map_err(
-            |e| {
-                if e.is_permanent() {
-                    permanent(e.to_string())
-                } else {
-                    ActivityError::from(anyhow::Error::new(e))
-                }
-            },
-        )
+        mail::send(&self.db, &self.mailer, &self.store, &input, hosted_url, quota)
+            .await
+            .map_err(|e| failure(e.is_permanent(), e))
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::CreateCheckoutSession)]
@@ -158,13 +157,23 @@ impl InvoiceActivities {
         _ctx: ActivityContext,
         input: CheckoutInput,
     ) -> Result<CheckoutSession, ActivityError> {
-        self.payments.create_checkout_session(&self.db, &input).await.map_err(|e| {
-            if e.is_permanent() {
-                permanent(e.to_string())
-            } else {
-                ActivityError::from(anyhow::Error::new(e))
-            }
-        })
+        self.payments
+            .create_checkout_session(&self.db, &input)
+            .await
+            .map_err(|e| failure(e.is_permanent(), e))
+    }
+
+    #[activity(definition = invoice_workflows::invoice::activities::ExpireCheckoutSession)]
+    #[instrument(skip_all, fields(invoice.id = %input.invoice_id, session.id = %input.session_id))]
+    pub async fn expire_checkout_session(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ExpireCheckoutInput,
+    ) -> Result<(), ActivityError> {
+        self.payments
+            .expire_checkout_session(&input.session_id, input.provider)
+            .await
+            .map_err(|e| failure(e.is_permanent(), e))
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::RecordProjection)]

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, ProductData,
+    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData,
 };
 
 /// How long one request to Stripe may take. Below the checkout activity's start-to-close
@@ -212,6 +212,42 @@ impl Payments {
                     provider: PaymentProvider::Stripe,
                 })
             }
+        }
+    }
+}
+
+impl Payments {
+    /// Expires a session at its provider, so that it can take no more money. A session the
+    /// provider no longer holds open (paid, expired, unknown) has nothing left to expire.
+    pub async fn expire_checkout_session(
+        &self,
+        session_id: &str,
+        provider: PaymentProvider,
+    ) -> Result<(), CheckoutError> {
+        match (provider, &self.provider) {
+            // The test checkout charges what is due when it is used: nothing to expire.
+            (PaymentProvider::Local, _) => Ok(()),
+            (PaymentProvider::Stripe, Provider::Stripe(client)) => {
+                match ExpireCheckoutSession::new(session_id).send(client.as_ref()).await {
+                    Ok(_) => Ok(()),
+                    // Stripe answers 400 for a session that is not open, 404 for one it
+                    // does not know: either way it cannot take money.
+                    Err(StripeError::Stripe(error, status @ (400 | 404))) => {
+                        tracing::info!(
+                            session_id,
+                            status,
+                            message = error.message.as_deref().unwrap_or_default(),
+                            "checkout session no longer open"
+                        );
+                        Ok(())
+                    }
+                    Err(e) => Err(CheckoutError::Unavailable(e.to_string())),
+                }
+            }
+            (PaymentProvider::Stripe, _) => Err(CheckoutError::NotPayable(format!(
+                "Stripe is not configured on this worker: session {session_id} stays open \
+                 until it expires"
+            ))),
         }
     }
 }

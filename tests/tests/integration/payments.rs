@@ -594,6 +594,8 @@ async fn stripe_checkout_sessions_are_requested_once_per_state_and_refusals_reac
     let received = stripe.received();
     assert_eq!(received.len(), 1, "{received:#?}");
     let req = &received[0];
+    let first_session = session_url.rsplit('/').next().unwrap().split('#').next().unwrap();
+    let first_session = first_session.to_owned();
     assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/v1/checkout/sessions"));
     assert_eq!(req.header("authorization"), Some("Bearer sk_test_51ExampleKey"));
     assert_eq!(req.header("idempotency-key"), Some(format!("{id}:checkout:100000:0").as_str()));
@@ -637,6 +639,8 @@ async fn stripe_checkout_sessions_are_requested_once_per_state_and_refusals_reac
     // Stripe's signature is accepted: a new amount due, a new session (and key).
     deliver_signed(&stack, &paid, STRIPE_SECRET).await;
     stack.wait_for_status(&user, id, "partially_paid").await;
+    // The session for the old amount is expired at Stripe.
+    wait_for_expiry(&stripe, &first_session).await;
 
     // Stripe refuses the next session: the payer reads why, and gets no 500.
     stripe.refuse_with("Amount must be no more than $999,999.99");
@@ -659,8 +663,8 @@ async fn stripe_checkout_sessions_are_requested_once_per_state_and_refusals_reac
     assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = page.text().await.unwrap();
     assert!(html.contains("Amount must be no more than") && html.contains("Pay €700.00"), "{html}");
-    let received = stripe.received();
-    let keys: Vec<_> = received
+    let keys: Vec<_> = stripe
+        .creations()
         .iter()
         .skip(1)
         .map(|r| r.header("idempotency-key").unwrap_or_default().to_owned())
@@ -671,6 +675,115 @@ async fn stripe_checkout_sessions_are_requested_once_per_state_and_refusals_reac
     );
     let events = wait_for_event(&stack, &user, id, "checkout_failed").await;
     assert_eq!(count(&events, "checkout_started"), 1, "{events:#?}");
+}
+
+/// Waits until the workflow has expired `session` at the fake Stripe.
+async fn wait_for_expiry(stripe: &FakeStripe, session: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !stripe.expired().iter().any(|id| id == session) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{session} was never expired: {:?}",
+            stripe.expired()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A session left open at Stripe could still take money that is no longer owed: a payer on an
+/// old tab pays an invoice settled by bank transfer, or a voided one. The run expires every
+/// session it opened once the amount due changes (the one a failed payment left open included),
+/// once nothing is due, and when the invoice is voided, asking Stripe once per session.
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn stripe_sessions_no_longer_due_are_expired(db: PgPool) {
+    let stripe = FakeStripe::start().await;
+    let worker_env = [
+        ("STRIPE_SECRET_KEY", "sk_test_51ExampleKey".to_owned()),
+        ("STRIPE_API_BASE", stripe.url()),
+    ];
+    let stack = Stack::start_with(
+        db,
+        |c| c.payments.stripe_webhook_secret = Some(STRIPE_SECRET.to_owned().into()),
+        &worker_env,
+    )
+    .await;
+    let user = stack.app.register("expiry@seller.test").await;
+    let (invoice, token) = sent_invoice(&stack, &user).await;
+    let id = invoice["id"].as_str().unwrap();
+    let checkout = |token: String| {
+        let stack = &stack;
+        async move {
+            let url = format!("/api/public/invoices/{token}/checkout");
+            let r = stack.app.call(reqwest::Method::POST, &url, None, None).await;
+            assert_eq!(r.status, StatusCode::OK, "{:#}", r.body);
+            r.body["sessionId"].as_str().unwrap().to_owned()
+        }
+    };
+    let pay = |amount: &'static str, reference: &'static str| {
+        let (stack, user) = (&stack, &user);
+        async move {
+            let r = stack
+                .app
+                .post(
+                    &format!("/api/invoices/{id}/payments"),
+                    &user.access_token,
+                    json!({ "amount": amount, "method": "bank_transfer", "reference": reference }),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        }
+    };
+    let first = checkout(token.clone()).await;
+    // The card fails: the payer may retry on that page, so it stays open; the next Pay opens
+    // a second session.
+    let failed = session_event(
+        "checkout.session.async_payment_failed",
+        "evt_expiry_failed",
+        &invoice,
+        &user.org_id,
+        100_000,
+        "pi_expiry_failed",
+        "unpaid",
+    );
+    deliver_signed(&stack, &failed, STRIPE_SECRET).await;
+    wait_for_event(&stack, &user, id, "payment_failed").await;
+    let second = checkout(token.clone()).await;
+    assert_ne!(first, second);
+    assert!(stripe.expired().is_empty(), "{:?}", stripe.expired());
+
+    // Paid in part by bank transfer: both sessions ask for the old amount.
+    pay("400.00", "BT-1").await;
+    wait_for_expiry(&stripe, &first).await;
+    wait_for_expiry(&stripe, &second).await;
+    // A session for what is due now; the rest arrives by bank transfer, and nothing is due.
+    let third = checkout(token.clone()).await;
+    pay("600.00", "BT-2").await;
+    wait_for_expiry(&stripe, &third).await;
+    stack.wait_for_status(&user, id, "paid").await;
+
+    // Another invoice, voided with its session open.
+    let (other, other_token) = sent_invoice(&stack, &user).await;
+    let other_id = other["id"].as_str().unwrap();
+    let fourth = checkout(other_token).await;
+    let r = stack
+        .app
+        .post(
+            &format!("/api/invoices/{other_id}/void"),
+            &user.access_token,
+            json!({ "reason": "duplicate" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    wait_for_expiry(&stripe, &fourth).await;
+
+    let mut expired = stripe.expired();
+    expired.sort();
+    let mut all = vec![first, second, third, fourth];
+    all.sort();
+    assert_eq!(expired, all, "each session is expired once");
+    for expiry in stripe.received().iter().filter(|r| r.path.ends_with("/expire")) {
+        assert_eq!(expiry.header("authorization"), Some("Bearer sk_test_51ExampleKey"));
+    }
 }
 
 /// Posts until the answer is not a 503 or a transport error, as a client with an idempotency

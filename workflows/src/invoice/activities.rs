@@ -4,7 +4,7 @@
 //! renaming a Rust type never renames an activity type recorded in running histories.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use invoice_domain::{Actor, Currency, CustomerId, EmailKind, InvoiceId, OrgId};
+use invoice_domain::{Actor, Currency, CustomerId, EmailKind, InvoiceId, OrgId, PaymentProvider};
 use serde::{Deserialize, Serialize};
 use temporalio_workflow::common::ActivityDefinition;
 
@@ -56,6 +56,11 @@ activity_contract!(
 activity_contract!(
     /// Opens a checkout session for the amount due at the payment provider (once per key).
     CreateCheckoutSession, "create_checkout_session", CheckoutInput => CheckoutSession
+);
+activity_contract!(
+    /// Expires a checkout session at its provider, so that it can no longer take money (done
+    /// when it is no longer open: paid, expired).
+    ExpireCheckoutSession, "expire_checkout_session", ExpireCheckoutInput => ()
 );
 activity_contract!(
     /// Writes the workflow's state to Postgres (stale versions lose) and appends timeline
@@ -124,6 +129,16 @@ pub struct CheckoutInput {
     /// Derived in the workflow from the invoice and the amount due: a double click, or a retry,
     /// never opens two sessions for the same state.
     pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpireCheckoutInput {
+    pub org_id: OrgId,
+    pub invoice_id: InvoiceId,
+    pub session_id: String,
+    /// Who opened the session; a session of the built-in test checkout has nothing to expire.
+    pub provider: PaymentProvider,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

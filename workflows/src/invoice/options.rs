@@ -65,6 +65,23 @@ pub(super) fn projection() -> LocalActivityOptions {
         .build()
 }
 
+/// Expiring a checkout session that is no longer due: a few attempts over about a minute, so
+/// that a provider outage does not hold up the run's reminders and receipts; a session left
+/// open still ends on its own at its expiry (24 hours at Stripe).
+pub(super) fn expire_checkout(summary: String) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(CHECKOUT_TIMEOUT)
+        .summary(summary)
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(30))
+                .maximum_attempts(5)
+                .build(),
+        )
+        .build()
+}
+
 /// Checkout sessions are opened while the payer waits: a few quick attempts, then the payer is
 /// told (and can press Pay again).
 pub(super) fn checkout() -> ActivityOptions {

@@ -14,9 +14,9 @@ use temporalio_workflow::{
 };
 
 use super::activities::{
-    CreateCheckoutSession, CreateInvoiceRecord, CreateRecordInput, DeleteDraft, FinalizeInput,
-    FinalizeInvoice, RecordProjection, RenderInvoicePdf, SendEmailInput, SendInvoiceEmail,
-    UpdateDraft, UpdateDraftInput,
+    CreateCheckoutSession, CreateInvoiceRecord, CreateRecordInput, DeleteDraft,
+    ExpireCheckoutInput, ExpireCheckoutSession, FinalizeInput, FinalizeInvoice, RecordProjection,
+    RenderInvoicePdf, SendEmailInput, SendInvoiceEmail, UpdateDraft, UpdateDraftInput,
 };
 use super::keys;
 use super::messages::{CheckoutOutcome, CheckoutRequest, DraftEdit, StatusView};
@@ -37,6 +37,10 @@ const REFUND_WINDOW_PATCH: &str = "refund-window";
 /// Runs started since store, finalize and render became local activities (see [`quick_step`]);
 /// earlier runs replay them as activities.
 const LOCAL_STEPS_PATCH: &str = "local-steps";
+
+/// Runs started since checkout sessions are expired once what they ask for is no longer due;
+/// earlier runs left them to end on their own.
+const EXPIRE_CHECKOUTS_PATCH: &str = "expire-checkouts";
 
 /// The whole life of an invoice.
 pub(super) async fn run(ctx: &mut Ctx) -> WorkflowResult<StatusView> {
@@ -199,6 +203,7 @@ async fn wait_for_payment(ctx: &mut Ctx) -> WorkflowResult<()> {
         if ctx.state(|w| w.state.has_pending_payments()) {
             project(ctx).await?;
         }
+        expire_checkouts(ctx).await;
         if ctx.state(|w| matches!(w.state.status(), InvoiceStatus::Paid | InvoiceStatus::Refunded))
         {
             return Ok(());
@@ -206,6 +211,7 @@ async fn wait_for_payment(ctx: &mut Ctx) -> WorkflowResult<()> {
         let at = now(ctx);
         if ctx.state_mut(|w| w.state.void_if_requested(at)) {
             project(ctx).await?;
+            expire_checkouts(ctx).await;
             return Ok(());
         }
         if let Some(command) = ctx.state_mut(|w| w.state.next_command()) {
@@ -251,6 +257,7 @@ async fn await_refunds(ctx: &mut Ctx) -> WorkflowResult<bool> {
         if ctx.state(|w| w.state.has_pending_payments()) {
             project(ctx).await?;
         }
+        expire_checkouts(ctx).await;
         match ctx.state(|w| w.state.status()) {
             InvoiceStatus::Paid => {}
             InvoiceStatus::Refunded => return Ok(false),
@@ -263,6 +270,31 @@ async fn await_refunds(ctx: &mut Ctx) -> WorkflowResult<bool> {
         let wait =
             (deadline - now_at).to_std().unwrap_or(Duration::ZERO).max(Duration::from_secs(1));
         sleep_or_wake(ctx, wait, "Refund window closes".to_owned()).await;
+    }
+}
+
+/// Expires, at the provider, the checkout sessions whose amount is no longer due (a payment or
+/// a refund changed it, or the invoice was voided), so that a payer on an old tab cannot pay
+/// what is not owed. A session that cannot be expired ends on its own at its expiry (24 hours
+/// at Stripe); its failed activity shows in the run.
+async fn expire_checkouts(ctx: &mut Ctx) {
+    let at = now(ctx);
+    let sessions = ctx.state_mut(|w| w.state.take_checkouts_to_expire(at));
+    // Asked only when there is something to expire, so other runs record no marker.
+    if sessions.is_empty() || !ctx.patched(EXPIRE_CHECKOUTS_PATCH) {
+        return;
+    }
+    let invoice = ctx.state(|w| w.state.invoice());
+    for session in sessions {
+        let summary = format!("Expire checkout session {}", session.id);
+        let input = ExpireCheckoutInput {
+            org_id: invoice.org_id,
+            invoice_id: invoice.invoice_id,
+            session_id: session.id,
+            provider: session.provider,
+        };
+        let options = options::expire_checkout(summary);
+        let _ = ctx.execute_activity(ExpireCheckoutSession, input, options).await;
     }
 }
 

@@ -1,6 +1,7 @@
-//! A local HTTP server in place of Stripe's API, for Checkout Session creation (no Stripe
-//! emulator implements Checkout). It records every request it receives so that tests can check
-//! what async-stripe sent, and answers in Stripe's format: a session, or an error when told to.
+//! A local HTTP server in place of Stripe's API, for Checkout Session creation and expiry (no
+//! Stripe emulator implements Checkout). It records every request it receives so that tests can
+//! check what async-stripe sent, and answers in Stripe's format: a session, or an error when told
+//! to. Expiring a session it did not create, or one already expired, is refused as Stripe does.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,8 @@ struct Inner {
     received: Vec<Received>,
     /// Answer the next session creations with this Stripe error (status, body).
     refuse: Option<(StatusCode, Value)>,
+    /// Sessions created, by id, with whether they have been expired.
+    sessions: std::collections::BTreeMap<String, (Value, bool)>,
 }
 
 #[derive(Clone)]
@@ -62,6 +65,23 @@ impl FakeStripe {
 
     pub(crate) fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
+    }
+
+    /// The session creations received, in order.
+    pub(crate) fn creations(&self) -> Vec<Received> {
+        let received = self.received();
+        received.into_iter().filter(|r| r.path == "/v1/checkout/sessions").collect()
+    }
+
+    /// The ids of the sessions expired so far, in order.
+    pub(crate) fn expired(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .filter(|r| r.method == Method::POST)
+            .filter_map(|r| r.path.strip_prefix("/v1/checkout/sessions/"))
+            .filter_map(|rest| rest.strip_suffix("/expire"))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// From now on, refuse session creation the way Stripe does for a bad request.
@@ -91,6 +111,14 @@ async fn handle(
     let received = Received { method: method.clone(), path: uri.path().to_owned(), headers, form };
     let mut inner = inner.lock().unwrap();
     inner.received.push(received.clone());
+    let expiring = uri
+        .path()
+        .strip_prefix("/v1/checkout/sessions/")
+        .and_then(|rest| rest.strip_suffix("/expire"))
+        .filter(|_| method == Method::POST);
+    if let Some(id) = expiring {
+        return expire(&mut inner, id);
+    }
     if method != Method::POST || uri.path() != "/v1/checkout/sessions" {
         let error = json!({ "error": { "message": format!("Unrecognized request URL ({method}: {})", uri.path()), "type": "invalid_request_error" } });
         return (StatusCode::NOT_FOUND, axum::Json(error)).into_response();
@@ -105,7 +133,37 @@ async fn handle(
         .field("line_items[0][price_data][unit_amount]")
         .and_then(|v| v.parse().ok())
         .unwrap_or_default();
-    (StatusCode::OK, axum::Json(session(&id, amount, &received))).into_response()
+    let created = session(&id, amount, &received);
+    inner.sessions.entry(id).or_insert_with(|| (created.clone(), false));
+    (StatusCode::OK, axum::Json(created)).into_response()
+}
+
+/// `POST /v1/checkout/sessions/{id}/expire`: the session, now expired; Stripe's 404 for an
+/// unknown session and 400 for one no longer open.
+fn expire(inner: &mut Inner, id: &str) -> Response {
+    let error = |status: StatusCode, code: &str, message: String| {
+        let body = json!({ "error": { "code": code, "message": message, "type": "invalid_request_error" } });
+        (status, axum::Json(body)).into_response()
+    };
+    match inner.sessions.get_mut(id) {
+        None => error(
+            StatusCode::NOT_FOUND,
+            "resource_missing",
+            format!("No such checkout.session: '{id}'"),
+        ),
+        Some((_, true)) => error(
+            StatusCode::BAD_REQUEST,
+            "checkout_session_not_open",
+            "Only Checkout Sessions with a status in [\"open\"] can be expired.".to_owned(),
+        ),
+        Some((session, expired)) => {
+            *expired = true;
+            let mut answer = session.clone();
+            answer["status"] = json!("expired");
+            answer["url"] = Value::Null;
+            (StatusCode::OK, axum::Json(answer)).into_response()
+        }
+    }
 }
 
 fn form_pairs(body: &[u8]) -> Vec<(String, String)> {

@@ -107,6 +107,12 @@ pub(super) struct InvoiceState {
     checkout: Option<CheckoutSession>,
     /// Sessions opened again for the same amount because the previous one expired.
     checkout_renewals: u32,
+    /// Every session opened since the amount due last changed: each can still take the
+    /// payer's money for the amount it asks, the latest and any a failed payment left open.
+    open_checkouts: Vec<CheckoutSession>,
+    /// Sessions whose amount is no longer due (a payment, a refund, a void), to expire at the
+    /// provider.
+    checkouts_to_expire: Vec<CheckoutSession>,
     /// When each device class last opened the hosted page.
     last_views: BTreeMap<Device, DateTime<Utc>>,
     /// Version of the last projection; Postgres ignores older ones.
@@ -144,6 +150,8 @@ impl InvoiceState {
             manual_reminders: 0,
             checkout: None,
             checkout_renewals: 0,
+            open_checkouts: Vec::new(),
+            checkouts_to_expire: Vec::new(),
             last_views: BTreeMap::new(),
             version: 0,
             event_seq: 0,
@@ -537,6 +545,7 @@ impl InvoiceState {
         self.status = InvoiceStatus::Void;
         self.voided_at = Some(at);
         self.commands.clear();
+        self.retire_checkouts();
         self.push(actor, TimelineEvent::Voided { reason }, at);
         true
     }

@@ -2,7 +2,7 @@
 //! the amount due. The same `InvoiceState`, its money-changing half.
 
 use chrono::{DateTime, Utc};
-use invoice_domain::{Actor, InvoiceStatus, TimelineEvent};
+use invoice_domain::{Actor, InvoiceStatus, PaymentProvider, TimelineEvent};
 
 use super::{CheckoutPlan, InvoiceState};
 use crate::invoice::activities::CheckoutInput;
@@ -22,7 +22,7 @@ impl InvoiceState {
     ) -> PaymentOutcome {
         self.seen_events.insert(p.event_id.clone());
         // A session opened before this payment is for another amount (or already used).
-        self.checkout = None;
+        self.retire_checkouts();
         let overpaid = (p.amount - self.due()).max(0);
         self.amount_paid += p.amount;
         let event = TimelineEvent::PaymentRecorded {
@@ -66,7 +66,7 @@ impl InvoiceState {
         let already = self.refunded_by_reference.get(&r.payment_reference).copied().unwrap_or(0);
         let amount = r.total_refunded - already;
         self.seen_events.insert(r.event_id.clone());
-        self.checkout = None;
+        self.retire_checkouts();
         self.refunded_by_reference.insert(r.payment_reference.clone(), r.total_refunded);
         self.amount_paid -= amount;
         if still_paid {
@@ -115,7 +115,9 @@ impl InvoiceState {
         at: DateTime<Utc>,
     ) {
         self.seen_events.insert(f.event_id.clone());
-        // That session is used up: the next Pay opens a new one.
+        // The next Pay opens a new session. This one stays open at the provider, where the
+        // payer may be trying another card; it is expired with the others once the amount due
+        // changes.
         self.checkout = None;
         let event = TimelineEvent::PaymentFailed {
             event_id: f.event_id,
@@ -162,6 +164,9 @@ impl InvoiceState {
     ) {
         if self.checkout.as_ref().is_none_or(|c| c.id != session.id) {
             self.checkout = Some(session.clone());
+            if self.open_checkouts.iter().all(|c| c.id != session.id) {
+                self.open_checkouts.push(session.clone());
+            }
             let event = TimelineEvent::CheckoutStarted {
                 session_id: session.id.clone(),
                 amount: session.amount,
@@ -178,5 +183,23 @@ impl InvoiceState {
         at: DateTime<Utc>,
     ) {
         self.push(actor, TimelineEvent::CheckoutFailed { reason }, at);
+    }
+
+    /// The amount due changed, or nothing more is due: no session opened so far may take money.
+    pub(in crate::invoice) fn retire_checkouts(&mut self) {
+        self.checkout = None;
+        self.checkouts_to_expire.append(&mut self.open_checkouts);
+    }
+
+    /// The sessions to expire at the provider now: those retired, less those that have expired
+    /// on their own by `at`, and those of the built-in test checkout (which charges what is due
+    /// when it is used, whatever its session was opened for).
+    pub(in crate::invoice) fn take_checkouts_to_expire(
+        &mut self,
+        at: DateTime<Utc>,
+    ) -> Vec<CheckoutSession> {
+        let mut sessions = std::mem::take(&mut self.checkouts_to_expire);
+        sessions.retain(|s| s.expires_at > at && s.provider != PaymentProvider::Local);
+        sessions
     }
 }

@@ -316,6 +316,50 @@ fn a_checkout_session_is_reused_while_it_is_for_the_amount_due() {
     assert_ne!(next.idempotency_key, input.idempotency_key);
 }
 
+/// Every session that could still take money for an amount no longer due is expired: after a
+/// payment (the one a failed payment left open included, where the payer may be on another
+/// tab), and after a void. Sessions that expired on their own are left alone.
+#[test]
+fn sessions_no_longer_due_are_expired_at_the_provider() {
+    let mut s = sent_invoice(1000);
+    let session = |id: &str, amount: i64, hours: i64| crate::invoice::messages::CheckoutSession {
+        id: id.into(),
+        url: "https://pay".into(),
+        amount,
+        currency: usd(),
+        expires_at: t0() + Duration::hours(hours),
+        provider: invoice_domain::PaymentProvider::Stripe,
+    };
+    let ids = |sessions: Vec<crate::invoice::messages::CheckoutSession>| {
+        sessions.into_iter().map(|c| c.id).collect::<Vec<_>>()
+    };
+    s.checkout_opened(&session("cs_old", 1000, 1), Actor::Client, t0());
+    s.checkout_opened(&session("cs_1", 1000, 24), Actor::Client, t0());
+    s.apply_payment_failure(
+        PaymentFailure {
+            event_id: "f1".into(),
+            amount: 1000,
+            reference: None,
+            reason: None,
+            actor: Actor::Stripe,
+        },
+        t0(),
+    );
+    // A failed payment leaves the amount due as it was: nothing is expired.
+    assert!(s.take_checkouts_to_expire(t0()).is_empty());
+    s.checkout_opened(&session("cs_2", 1000, 24), Actor::Client, t0());
+    s.apply_payment(payment("p1", 400), t0());
+    // cs_old expired on its own two hours ago.
+    let later = t0() + Duration::hours(2);
+    assert_eq!(ids(s.take_checkouts_to_expire(later)), ["cs_1", "cs_2"]);
+    assert!(s.take_checkouts_to_expire(later).is_empty(), "each is taken once");
+
+    s.checkout_opened(&session("cs_3", 600, 24), Actor::Client, later);
+    s.request_void(void_request());
+    assert!(s.void_if_requested(later));
+    assert_eq!(ids(s.take_checkouts_to_expire(later)), ["cs_3"]);
+}
+
 #[test]
 fn views_count_once_per_visit_and_device() {
     let mut s = sent_invoice(1000);
