@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make dev`: the whole platform on local defaults. Starts a Temporal dev server (SQLite file
-# under .data/, UI on :8233), makes sure Postgres is up and migrated, builds the web app, runs
-# the worker and the API (which serves the app), fills the demo organisation, and prints where
-# everything is. Ctrl-C stops what this script started, nothing else.
+# under .data/, UI on :8233), makes sure Postgres is up and migrated, starts Prometheus with the
+# alert rules, builds the web app, runs the worker and the API (which serves the app), fills the
+# demo organisation, and prints where everything is. Ctrl-C stops what this script started, nothing else.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -16,6 +16,8 @@ set +a
 export APP_ENV="${APP_ENV:-development}"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/invoices}"
 export API_ADDR="${API_ADDR:-127.0.0.1:8080}"
+# The API's Prometheus metrics, on a listener of their own (never the public port).
+export API_METRICS_ADDR="${API_METRICS_ADDR:-127.0.0.1:9464}"
 # The links in invoices and emails lead clients to this API's hosted invoice pages.
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://$API_ADDR}"
 export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
@@ -68,6 +70,29 @@ else
   pids+=("$MAILDUMP_PID")
 fi
 
+# Prometheus, scraping the API's metrics with the alert rules loaded (state under .data/).
+prometheus_port="${PROMETHEUS_PORT:-9090}"
+if port_open "$prometheus_port"; then
+  say "something already answers on :$prometheus_port; not starting Prometheus (set PROMETHEUS_PORT)"
+else
+  ensure_promtool
+  cat > .data/prometheus.yml <<PROM
+global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+rule_files:
+  - $ROOT/monitoring/prometheus/alerts.yml
+scrape_configs:
+  - job_name: invoice-api
+    static_configs:
+      - targets: ["$API_METRICS_ADDR"]
+PROM
+  say "starting Prometheus (http://127.0.0.1:$prometheus_port, state in .data/prometheus/)"
+  prometheus --config.file=.data/prometheus.yml --storage.tsdb.path=.data/prometheus \
+    --web.listen-address="127.0.0.1:$prometheus_port" >.data/prometheus.log 2>&1 &
+  pids+=($!)
+fi
+
 say "building the API and the worker"
 # With the development tools (the demo data). All targets, as `make test` and `make bench` build:
 # a bins-only build resolves its dependencies' features without the tests' dev-dependencies
@@ -79,6 +104,8 @@ target/debug/invoice-api migrate
 
 api_port="${API_ADDR##*:}"
 port_open "$api_port" && die "port $api_port is taken; stop what runs there or set API_ADDR."
+metrics_port="${API_METRICS_ADDR##*:}"
+port_open "$metrics_port" && die "port $metrics_port is taken; stop what runs there or set API_METRICS_ADDR."
 
 target/debug/invoice-worker >>.data/worker.log 2>&1 &
 pids+=($!)
@@ -104,6 +131,8 @@ cat <<MSG
     Web app        http://$API_ADDR/           (demo login: demo@example.com / demo-password)
     API            http://$API_ADDR/api        (ready: http://$API_ADDR/ready)
     API docs       http://$API_ADDR/api-docs
+    API metrics    http://$API_METRICS_ADDR/metrics
+    Prometheus     http://127.0.0.1:$prometheus_port/alerts   (the alert rules, scraping the API)
     Temporal UI    http://127.0.0.1:$temporal_ui_port/namespaces/$TEMPORAL_NAMESPACE/workflows
     Mail inbox     http://127.0.0.1:$mail_ui_port          (every email the platform sends)
     Invoice pages  $PUBLIC_BASE_URL/i/<token>   (linked from each email; Pay opens the TEST MODE checkout)

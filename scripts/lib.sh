@@ -213,6 +213,18 @@ ensure_chromium() {
   [ -x "$CHROMIUM" ] || die "chromium was installed but $CHROMIUM is missing; set CHROMIUM."
 }
 
+# promtool (Debian's prometheus package), for checking and unit-testing the alert rules.
+ensure_promtool() {
+  command -v promtool >/dev/null && return 0
+  say "installing Prometheus (apt-get install prometheus) for promtool"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; then
+    die "could not install Prometheus; install Debian's 'prometheus' package (it brings promtool)."
+  fi
+  command -v promtool >/dev/null || die "prometheus was installed but promtool is not on PATH."
+}
+
 # sqlx-cli (`cargo sqlx`), the version of the sqlx the workspace uses, installed when missing.
 SQLX_CLI_VERSION=0.9.0
 ensure_sqlx_cli() {

@@ -4,8 +4,8 @@
 # local Postgres), stopped again on exit: formatting, one build of the workspace that is also
 # its clippy run and its sqlx query check, the web app's checks, the Rust tests, the API fuzzed
 # against its OpenAPI document (schemathesis), the web app end to end in headless Chromium
-# against the real API and worker binaries, and a short chaos run (scripts/chaos.sh). Prints
-# each phase's duration at the end.
+# against the real API and worker binaries, a short chaos run (scripts/chaos.sh), and the
+# alert rules' checks and unit tests (promtool). Prints each phase's duration at the end.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -34,13 +34,14 @@ report_phases() {
   [ "$status" = 0 ] || printf '\033[1;31mmake test failed\033[0m (during: %s)\n' "${phase_names[-1]:-setup}" >&2
 }
 
-phase "setting up (Python tools, Postgres, sqlx-cli, the web app's packages)"
+phase "setting up (Python tools, Postgres, sqlx-cli, the web app's packages, promtool)"
 ensure_venv
 # sqlx::test creates a fresh database per test on this server.
 export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 ensure_postgres "$DATABASE_URL"
 ensure_sqlx_cli
 ensure_frontend
+ensure_promtool
 
 logs="$ROOT/target/test-services"
 mkdir -p "$logs"
@@ -78,6 +79,10 @@ export MAILDUMP_API_URL="http://127.0.0.1:$maildump_port"
 
 phase "checking formatting (cargo fmt)"
 cargo fmt --all -- --check
+
+phase "checking and unit-testing the alert rules (promtool)"
+promtool check rules monitoring/prometheus/alerts.yml
+promtool test rules monitoring/prometheus/alerts_test.yml
 
 # One compilation of the workspace serves three checks: clippy runs inside it as the compiler
 # of the workspace's own crates (RUSTC_WORKSPACE_WRAPPER, as `cargo clippy` does, but building

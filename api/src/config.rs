@@ -44,6 +44,11 @@ pub struct Config {
     #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
+    /// Address of the Prometheus metrics listener (`GET /metrics`), apart from the public port
+    /// so that it is never exposed with it; unset: no metrics listener.
+    #[arg(long = "metrics-addr", env = "API_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Postgres connection string.
     #[arg(
         long,

@@ -17,6 +17,7 @@ pub mod housekeeping;
 pub mod invoices;
 pub mod limits;
 pub mod live;
+pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod org;
@@ -87,6 +88,7 @@ pub async fn build_state_on(config: &Config, db: PgPool) -> anyhow::Result<AppSt
         views: Arc::new(payments::ViewThrottle::default()),
         live: Arc::new(live::LiveHub::default()),
         web: Arc::new(config.web.clone()),
+        metrics: Arc::new(metrics::ApiMetrics::new()),
     })
 }
 
@@ -101,6 +103,7 @@ pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
         .fallback(web::fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit_public))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn(web::security_headers))
         .layer(DefaultBodyLimit::max(body_limit_bytes))
         .layer(

@@ -238,6 +238,7 @@ async fn serve(mut socket: WebSocket, state: AppState) {
             return;
         }
     };
+    let _open = state.metrics.socket_opened();
     let changes = state.live.subscribe(&state.db);
     let closing = state.live.closing.subscribe();
     let check_every = Duration::from_secs(state.auth.live_membership_check_secs.max(1));

@@ -34,6 +34,18 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             let state = invoice_api::build_state(&config).await?;
             let live = state.live.clone();
             tokio::spawn(invoice_api::housekeeping::run(state.db.clone()));
+            if let Some(addr) = config.metrics_addr {
+                let metrics = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("bind the metrics listener {addr}"))?;
+                tracing::info!(%addr, "metrics at http://{addr}/metrics");
+                let routes = invoice_api::metrics::router(state.clone());
+                tokio::spawn(async move {
+                    if let Err(error) = axum::serve(metrics, routes).await {
+                        tracing::error!(%error, "metrics listener failed");
+                    }
+                });
+            }
             let app = invoice_api::router(state, config.body_limit_bytes);
             let listener = tokio::net::TcpListener::bind(config.addr)
                 .await

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use crate::auth::jwt::JwtKeys;
 use crate::config::{AuthConfig, LimitsConfig, WebConfig};
 use crate::live::LiveHub;
+use crate::metrics::ApiMetrics;
 use crate::payments::{PaymentSettings, ViewThrottle};
 use crate::runs::InvoiceRuns;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub live: Arc<LiveHub>,
     /// The built web app and the links it shows.
     pub web: Arc<WebConfig>,
+    /// What `/metrics` on the metrics listener reports.
+    pub metrics: Arc<ApiMetrics>,
 }
 
 impl std::fmt::Debug for AppState {

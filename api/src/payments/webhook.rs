@@ -24,5 +24,7 @@ pub(super) async fn stripe_webhook(
     body: Bytes,
 ) -> ApiResult<Json<WebhookAck>> {
     let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
-    receive(&state, header, &body).await.map(Json)
+    let result = receive(&state, header, &body).await;
+    state.metrics.webhook(&result);
+    result.map(Json)
 }

@@ -15,6 +15,7 @@ mod invoice_validation;
 mod invoices;
 mod limits;
 mod live;
+mod metrics;
 mod payments;
 mod production;
 mod tenancy;

@@ -38,6 +38,7 @@ pub(crate) fn test_config() -> Config {
     Config {
         environment: EnvironmentArgs { app_env: Some(AppEnv::Test), payment_provider: None },
         addr: "127.0.0.1:0".parse().unwrap(),
+        metrics_addr: None,
         database_url: String::new(),
         database_max_connections: 5,
         database_turn_connections: 4,

@@ -169,6 +169,11 @@ impl Stack {
     /// it is ready. The in-process API and every replica share the database, the task queue and
     /// the object store, as replicas behind a load balancer do.
     pub(crate) async fn start_api_process(&self) -> ApiProcess {
+        self.start_api_process_with(&[]).await
+    }
+
+    /// [`Self::start_api_process`] with more settings (`extra` wins over the stack's).
+    pub(crate) async fn start_api_process_with(&self, extra: &[(&str, String)]) -> ApiProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let url = format!("http://127.0.0.1:{port}");
         let log = self.log.with_extension(format!("api-{port}.log"));
@@ -178,6 +183,7 @@ impl Stack {
             .env("API_ADDR", format!("127.0.0.1:{port}"))
             .env("JWT_SECRET", super::JWT_SECRET)
             .env("DATABASE_MAX_CONNECTIONS", "8")
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
