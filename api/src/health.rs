@@ -47,7 +47,7 @@ async fn health() -> Json<Health> {
 
 /// Workers count as running when they refreshed their presence within this many seconds
 /// (three of their 30-second heartbeats).
-const LIVE_WORKER_SECS: f64 = 90.0;
+pub(crate) const LIVE_WORKER_SECS: f64 = 90.0;
 
 /// Postgres and Temporal both answer, and the running workers use this API's payment
 /// provider: the API can take traffic.

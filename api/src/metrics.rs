@@ -1,8 +1,8 @@
 //! The API's Prometheus metrics, served at `/metrics` on a listener of their own
 //! (`API_METRICS_ADDR`), never on the public port. Requests by route template, method and status
 //! with their latency, refusals for rate limits, database pool use, open WebSockets, payment
-//! webhook outcomes, and two gauges read from Postgres at each scrape: invoices in
-//! `needs_attention` and unapplied payments, across organisations.
+//! webhook outcomes, and gauges read from Postgres at each scrape: invoices in
+//! `needs_attention` and unapplied payments across organisations, and the workers alive.
 //!
 //! Every name starts with `invoice_api_`. Alert rules and dashboards query these names: keep them.
 
@@ -42,6 +42,7 @@ pub struct ApiMetrics {
     pool_max: IntGauge,
     needs_attention: IntGauge,
     unapplied_payments: IntGauge,
+    live_workers: IntGauge,
     gauge_failures: IntCounter,
 }
 
@@ -135,6 +136,11 @@ impl ApiMetrics {
                 IntGauge::new("unapplied_payments", "Confirmed payments no invoice took")
                     .expect("valid metric"),
             ),
+            live_workers: register(
+                &registry,
+                IntGauge::new("live_workers", "Workers that reported in the last 90 seconds")
+                    .expect("valid metric"),
+            ),
             gauge_failures: register(
                 &registry,
                 IntCounter::new(
@@ -196,9 +202,10 @@ impl ApiMetrics {
         self.pool.with_label_values(&["in_use"]).set(i64::from(db.size()) - idle);
         self.pool_max.set(i64::from(db.options().get_max_connections()));
         match gauges(db).await {
-            Ok((needs_attention, unapplied)) => {
+            Ok((needs_attention, unapplied, workers)) => {
                 self.needs_attention.set(needs_attention);
                 self.unapplied_payments.set(unapplied);
+                self.live_workers.set(workers);
             }
             Err(error) => {
                 tracing::warn!(%error, "metrics: the Postgres gauges could not be read");
@@ -229,12 +236,16 @@ impl Drop for SocketGuard {
     }
 }
 
-/// Invoices needing attention and unapplied payments, in one round trip.
-async fn gauges(db: &PgPool) -> Result<(i64, i64), sqlx::Error> {
+/// Invoices needing attention, unapplied payments and live workers (as `/ready` counts them),
+/// in one round trip.
+async fn gauges(db: &PgPool) -> Result<(i64, i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT (SELECT count(*) FROM invoices WHERE status = 'needs_attention'),
-                (SELECT count(*) FROM unapplied_payments)",
+                (SELECT count(*) FROM unapplied_payments),
+                (SELECT count(*) FROM worker_presence
+                 WHERE seen_at > now() - make_interval(secs => $1))",
     )
+    .bind(crate::health::LIVE_WORKER_SECS)
     .fetch_one(db)
     .await
 }

@@ -67,6 +67,20 @@ async fn the_api_reports_its_metrics_on_their_own_listener(db: PgPool) {
     .await
     .unwrap();
 
+    // The stack's worker announces itself shortly after it starts.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let workers: i64 = sqlx::query_scalar("SELECT count(*) FROM worker_presence")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if workers > 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the worker never announced itself");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
     let scrape = http.get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap();
     assert_eq!(scrape.status(), StatusCode::OK);
     let content_type = scrape.headers()["content-type"].to_str().unwrap().to_owned();
@@ -101,6 +115,7 @@ async fn the_api_reports_its_metrics_on_their_own_listener(db: PgPool) {
     assert_eq!(sample(&text, "invoice_api_db_pool_max_connections", &[]), Some(8.0), "{text}");
     assert!(sample(&text, "invoice_api_db_pool_connections", &[("state", "idle")]).is_some());
     assert_eq!(sample(&text, "invoice_api_websocket_connections", &[]), Some(0.0), "{text}");
+    assert_eq!(sample(&text, "invoice_api_live_workers", &[]), Some(1.0), "{text}");
 
     // Every API metric the alert rules query is in the scrape under that name.
     let rules = format!("{}/../monitoring/prometheus/alerts.yml", env!("CARGO_MANIFEST_DIR"));
