@@ -542,17 +542,8 @@ async fn stripe_checkout_sessions_are_requested_once_per_state_and_refusals_reac
     db: PgPool,
 ) {
     let stripe = FakeStripe::start().await;
-    let worker_env = [
-        ("STRIPE_SECRET_KEY", "sk_test_51ExampleKey".to_owned()),
-        ("STRIPE_API_BASE", stripe.url()),
-        ("PUBLIC_BASE_URL", "https://pay.seller.test".to_owned()),
-    ];
-    let stack = Stack::start_with(
-        db,
-        |c| c.payments.stripe_webhook_secret = Some(STRIPE_SECRET.to_owned().into()),
-        &worker_env,
-    )
-    .await;
+    let public = ("PUBLIC_BASE_URL", "https://pay.seller.test".to_owned());
+    let stack = stripe_stack(db, &stripe, Some(public)).await;
     let user = stack.app.register("owner@seller.test").await;
     let (invoice, token) = sent_invoice(&stack, &user).await;
     let id = invoice["id"].as_str().unwrap();
@@ -677,6 +668,24 @@ async fn stripe_checkout_sessions_are_requested_once_per_state_and_refusals_reac
     assert_eq!(count(&events, "checkout_started"), 1, "{events:#?}");
 }
 
+/// A stack whose worker opens checkout sessions at `stripe` and whose API takes Stripe's
+/// signed events; `extra` is one more worker setting.
+async fn stripe_stack(db: PgPool, stripe: &FakeStripe, extra: Option<(&str, String)>) -> Stack {
+    let worker_env: Vec<(&str, String)> = [
+        ("STRIPE_SECRET_KEY", "sk_test_51ExampleKey".to_owned()),
+        ("STRIPE_API_BASE", stripe.url()),
+    ]
+    .into_iter()
+    .chain(extra)
+    .collect();
+    Stack::start_with(
+        db,
+        |c| c.payments.stripe_webhook_secret = Some(STRIPE_SECRET.to_owned().into()),
+        &worker_env,
+    )
+    .await
+}
+
 /// Waits until the workflow has expired `session` at the fake Stripe.
 async fn wait_for_expiry(stripe: &FakeStripe, session: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -697,16 +706,7 @@ async fn wait_for_expiry(stripe: &FakeStripe, session: &str) {
 #[sqlx::test(migrator = "invoice_api::MIGRATOR")]
 async fn stripe_sessions_no_longer_due_are_expired(db: PgPool) {
     let stripe = FakeStripe::start().await;
-    let worker_env = [
-        ("STRIPE_SECRET_KEY", "sk_test_51ExampleKey".to_owned()),
-        ("STRIPE_API_BASE", stripe.url()),
-    ];
-    let stack = Stack::start_with(
-        db,
-        |c| c.payments.stripe_webhook_secret = Some(STRIPE_SECRET.to_owned().into()),
-        &worker_env,
-    )
-    .await;
+    let stack = stripe_stack(db, &stripe, None).await;
     let user = stack.app.register("expiry@seller.test").await;
     let (invoice, token) = sent_invoice(&stack, &user).await;
     let id = invoice["id"].as_str().unwrap();
