@@ -18,6 +18,8 @@ export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/invoices
 export API_ADDR="${API_ADDR:-127.0.0.1:8080}"
 # The API's Prometheus metrics, on a listener of their own (never the public port).
 export API_METRICS_ADDR="${API_METRICS_ADDR:-127.0.0.1:9464}"
+# The worker's metrics.
+export METRICS_ADDR="${METRICS_ADDR:-127.0.0.1:9465}"
 # The links in invoices and emails lead clients to this API's hosted invoice pages.
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://$API_ADDR}"
 export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
@@ -86,6 +88,9 @@ scrape_configs:
   - job_name: invoice-api
     static_configs:
       - targets: ["$API_METRICS_ADDR"]
+  - job_name: invoice-worker
+    static_configs:
+      - targets: ["$METRICS_ADDR"]
 PROM
   say "starting Prometheus (http://127.0.0.1:$prometheus_port, state in .data/prometheus/)"
   prometheus --config.file=.data/prometheus.yml --storage.tsdb.path=.data/prometheus \
@@ -131,8 +136,8 @@ cat <<MSG
     Web app        http://$API_ADDR/           (demo login: demo@example.com / demo-password)
     API            http://$API_ADDR/api        (ready: http://$API_ADDR/ready)
     API docs       http://$API_ADDR/api-docs
-    API metrics    http://$API_METRICS_ADDR/metrics
-    Prometheus     http://127.0.0.1:$prometheus_port/alerts   (the alert rules, scraping the API)
+    API metrics    http://$API_METRICS_ADDR/metrics   (worker: http://$METRICS_ADDR/metrics)
+    Prometheus     http://127.0.0.1:$prometheus_port/alerts   (the alert rules, scraping the API and the worker)
     Temporal UI    http://127.0.0.1:$temporal_ui_port/namespaces/$TEMPORAL_NAMESPACE/workflows
     Mail inbox     http://127.0.0.1:$mail_ui_port          (every email the platform sends)
     Invoice pages  $PUBLIC_BASE_URL/i/<token>   (linked from each email; Pay opens the TEST MODE checkout)

@@ -8,6 +8,7 @@
 
 pub mod email;
 pub mod invoices;
+pub mod metrics;
 pub mod panics;
 pub mod payments;
 pub mod pdf;

@@ -2,8 +2,11 @@
 //! binary wires it to config, telemetry and signals; integration tests use the same function
 //! so they exercise exactly what production runs.
 
+mod metrics;
 pub mod presence;
 pub mod providers;
+
+pub use metrics::serve_metrics;
 
 use std::time::Duration;
 

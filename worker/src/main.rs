@@ -31,6 +31,9 @@ struct Config {
     log_format: LogFormat,
     #[command(flatten)]
     providers: ProviderConfig,
+    /// Address of the Prometheus metrics listener (`GET /metrics`); unset: none.
+    #[arg(long = "metrics-addr", env = "METRICS_ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
@@ -76,6 +79,13 @@ async fn run(config: Config, provider: PaymentProviderSetting) -> anyhow::Result
         .context("starting the Temporal runtime")?;
     let invoices = config.providers.build().await.context("setting up the providers")?;
     tokio::spawn(invoice_worker::presence::heartbeat(invoices.db.clone(), provider));
+    if let Some(addr) = config.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("bind the metrics listener {addr}"))?;
+        info!(%addr, "metrics at http://{addr}/metrics");
+        tokio::spawn(invoice_worker::serve_metrics(listener, invoices.metrics.clone()));
+    }
     let mut worker = build_worker(&runtime, client, &temporal.task_queue, invoices)?;
 
     // `Worker::run` is not `Send`, so it stays on this task and the signal watcher moves to

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use invoice_activities::InvoiceActivities;
 use invoice_activities::email::{EmailConfig, Mailer, SesConfig, SmtpConfig, TransportConfig};
+use invoice_activities::metrics::WorkerMetrics;
 use invoice_activities::payments::{Payments, PaymentsConfig, StripeConfig};
 use invoice_activities::pdf::PdfRenderer;
 use invoice_activities::storage::{ObjectStore, StorageArgs};
@@ -142,6 +143,7 @@ impl ProviderConfig {
             mailer,
             payments,
             daily_email_quota: self.email_daily_quota_per_org,
+            metrics: Arc::new(WorkerMetrics::new()),
         })
     }
 }

@@ -20,6 +20,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tracing::instrument;
 
 use crate::email::Mailer;
+use crate::metrics::{EmailOutcome, WorkerMetrics};
 use crate::panics;
 use crate::payments::Payments;
 use crate::pdf::{PdfError, PdfRenderer};
@@ -35,6 +36,8 @@ pub struct InvoiceActivities {
     pub payments: Payments,
     /// Emails an organisation may send per day (`EMAIL_DAILY_QUOTA_PER_ORG`).
     pub daily_email_quota: u32,
+    /// What the worker's metrics listener reports.
+    pub metrics: Arc<WorkerMetrics>,
 }
 
 impl std::fmt::Debug for InvoiceActivities {
@@ -127,7 +130,9 @@ impl InvoiceActivities {
             .await
             .map_err(record_error)?;
         let renderer = self.pdf.clone();
+        let started = std::time::Instant::now();
         let bytes = render_off_thread(move || renderer.render(&doc)).await?;
+        self.metrics.rendered(started.elapsed());
         // The workflow projects the key to the invoice row: the projection is its one writer.
         let key = self
             .store
@@ -145,9 +150,15 @@ impl InvoiceActivities {
     ) -> Result<SentEmail, ActivityError> {
         let hosted_url = |t: &str| self.payments.hosted_url(t);
         let quota = self.daily_email_quota;
-        mail::send(&self.db, &self.mailer, &self.store, &input, hosted_url, quota)
-            .await
-            .map_err(|e| failure(e.is_permanent(), e))
+        let sent = mail::send(&self.db, &self.mailer, &self.store, &input, hosted_url, quota).await;
+        let outcome = match &sent {
+            Ok(sent) if sent.newly_sent => EmailOutcome::Sent,
+            Ok(_) => EmailOutcome::AlreadySent,
+            Err(e) if e.is_permanent() => EmailOutcome::Refused,
+            Err(_) => EmailOutcome::Failed,
+        };
+        self.metrics.email(input.kind, outcome);
+        sent.map_err(|e| failure(e.is_permanent(), e))
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::CreateCheckoutSession)]

@@ -1,6 +1,7 @@
-//! The API's Prometheus metrics, scraped from the real binary: on their own listener
+//! Prometheus metrics, scraped from the real binaries. The API's on their own listener
 //! (`API_METRICS_ADDR`), never on the public port, with requests by route template (not by
-//! path), rate-limit refusals, webhook outcomes, the pool and the Postgres gauges ops alert on.
+//! path), rate-limit refusals, webhook outcomes, the pool and the Postgres gauges ops alert on;
+//! the worker's (`METRICS_ADDR`) with emails and render times.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -118,21 +119,57 @@ async fn the_api_reports_its_metrics_on_their_own_listener(db: PgPool) {
     assert_eq!(sample(&text, "invoice_api_live_workers", &[]), Some(1.0), "{text}");
 
     // Every API metric the alert rules query is in the scrape under that name.
-    let rules = format!("{}/../monitoring/prometheus/alerts.yml", env!("CARGO_MANIFEST_DIR"));
-    let rules = std::fs::read_to_string(&rules).unwrap();
-    let named: std::collections::BTreeSet<&str> = rules
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|word| word.starts_with("invoice_api_"))
-        .collect();
-    assert!(named.len() >= 5, "{named:?}");
-    for name in named {
-        let scraped = text
-            .lines()
-            .any(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])));
-        assert!(scraped, "the alert rules query {name}, which the API does not report");
-    }
+    assert_named_in_rules_are_reported(&text, "invoice_api_");
 
     // The public port does not serve them.
     let public = http.get(api.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(!public.contains("invoice_api_"), "{public}");
+}
+
+/// The worker's metrics, scraped from the real binary while it sends an invoice: the email by
+/// kind and outcome, the PDF's render time, and every worker metric the alert rules name.
+#[sqlx::test(migrator = "invoice_api::MIGRATOR")]
+async fn the_worker_reports_its_metrics(db: PgPool) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let env = [("METRICS_ADDR", format!("127.0.0.1:{port}"))];
+    let stack = Stack::start_with(db, |_| {}, &env).await;
+    let user = stack.app.register("worker-metrics@example.com").await;
+    let due = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive();
+    let body = json!({
+        "clientName": "Initech",
+        "clientEmail": "ap@initech.example",
+        "currency": "EUR",
+        "dueDate": due.to_string(),
+        "items": [{ "description": "Audit", "quantity": "1", "unitPrice": "400.00" }]
+    });
+    let created = stack.create_invoice(&user, body).await;
+    stack.wait_for_status(&user, created["id"].as_str().unwrap(), "sent").await;
+
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sent = [("kind", "invoice"), ("outcome", "sent")];
+    assert_eq!(sample(&text, "invoice_worker_emails_total", &sent), Some(1.0), "{text}");
+    assert_eq!(sample(&text, "invoice_worker_pdf_render_seconds_count", &[]), Some(1.0), "{text}");
+    assert_named_in_rules_are_reported(&text, "invoice_worker_");
+}
+
+/// Every metric with `prefix` that the alert rules query is in `text` under that name.
+fn assert_named_in_rules_are_reported(text: &str, prefix: &str) {
+    let rules = format!("{}/../monitoring/prometheus/alerts.yml", env!("CARGO_MANIFEST_DIR"));
+    let rules = std::fs::read_to_string(&rules).unwrap();
+    let named: std::collections::BTreeSet<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with(prefix))
+        .collect();
+    assert!(!named.is_empty(), "the rules name no {prefix} metric");
+    for name in named {
+        let scraped = text
+            .lines()
+            .any(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])));
+        assert!(scraped, "the alert rules query {name}, which is not reported");
+    }
 }

@@ -1,0 +1,98 @@
+//! The worker's own Prometheus metrics, served by the worker binary on `METRICS_ADDR`: emails
+//! by kind and outcome, and PDF render times. Every name starts with `invoice_worker_`; alert
+//! rules and dashboards query these names, so keep them.
+
+use std::time::Duration;
+
+use invoice_domain::EmailKind;
+use prometheus::core::Collector;
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounterVec, Opts, Registry, TextEncoder};
+
+/// The content type of [`WorkerMetrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
+
+/// What became of one send, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailOutcome {
+    /// Handed to the provider now.
+    Sent,
+    /// Its key had been sent before: nothing went out again.
+    AlreadySent,
+    /// Failed; the activity retries.
+    Failed,
+    /// Refused for good (the provider refused the message, a quota): the invoice needs
+    /// attention.
+    Refused,
+}
+
+impl EmailOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::AlreadySent => "already_sent",
+            Self::Failed => "failed",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+/// The metrics of one worker process.
+pub struct WorkerMetrics {
+    registry: Registry,
+    emails: IntCounterVec,
+    render: Histogram,
+}
+
+impl std::fmt::Debug for WorkerMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerMetrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for WorkerMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WorkerMetrics {
+    pub fn new() -> Self {
+        let registry = Registry::new_custom(Some("invoice_worker".into()), None)
+            .expect("a valid metrics prefix");
+        let emails = IntCounterVec::new(
+            Opts::new("emails_total", "Email sends, by kind and outcome"),
+            &["kind", "outcome"],
+        )
+        .expect("valid metric");
+        let buckets = vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+        let render = Histogram::with_opts(
+            HistogramOpts::new("pdf_render_seconds", "Time to render one invoice PDF")
+                .buckets(buckets),
+        )
+        .expect("valid metric");
+        Self { emails: register(&registry, emails), render: register(&registry, render), registry }
+    }
+
+    pub(crate) fn email(&self, kind: EmailKind, outcome: EmailOutcome) {
+        self.emails.with_label_values(&[kind.as_str(), outcome.as_str()]).inc();
+    }
+
+    pub(crate) fn rendered(&self, took: Duration) {
+        self.render.observe(took.as_secs_f64());
+    }
+
+    /// Everything, in Prometheus's text format ([`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        let mut text = Vec::new();
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {
+            tracing::warn!(%error, "metrics: encoding failed");
+        }
+        String::from_utf8(text).unwrap_or_default()
+    }
+}
+
+/// Registers `metric` (a handle to the same series) and answers it.
+fn register<M: Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry.register(Box::new(metric.clone())).expect("each metric is registered once");
+    metric
+}
