@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The web app end to end: builds the app, starts the real API binary (serving it) and the real
 # worker on a fresh database, and drives it in headless Chromium (frontend/e2e/app.e2e.mjs).
-# Uses the Temporal server and mail catcher of the environment (TEMPORAL_ADDRESS, SMTP_TEST_URL):
+# Uses the Temporal server and mail catcher of the environment (TEMPORAL_ADDRESS, SMTP_TEST_URL,
+# MAILDUMP_API_URL):
 # `make test` starts them and calls this.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 : "${TEMPORAL_ADDRESS:?TEMPORAL_ADDRESS is not set: run this through make test}"
 : "${SMTP_TEST_URL:?SMTP_TEST_URL is not set: run this through make test}"
+: "${MAILDUMP_API_URL:?MAILDUMP_API_URL is not set: run this through make test}"
 base_url="${TEST_DATABASE_URL:-${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}}"
 
 build_frontend
@@ -40,7 +42,7 @@ pids+=($!)
 wait_http "http://$API_ADDR/ready" "${pids[-1]}" "the API" "$e2e/api.log"
 shots="$ROOT/test-artifacts/screenshots"
 rm -rf "$shots"; mkdir -p "$shots"
-if ! APP_URL="http://$API_ADDR" SCREENSHOT_DIR="$shots" CHROMIUM="$CHROMIUM" node frontend/e2e/app.e2e.mjs; then
+if ! APP_URL="http://$API_ADDR" MAILDUMP_URL="$MAILDUMP_API_URL" SCREENSHOT_DIR="$shots" CHROMIUM="$CHROMIUM" node frontend/e2e/app.e2e.mjs; then
   tail -20 "$e2e/worker.log" "$e2e/api.log" >&2
   die "the end-to-end test failed; logs in $e2e, screenshots in $shots"
 fi

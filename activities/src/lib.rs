@@ -6,6 +6,7 @@
 //! `definition = ...` attribute makes a drift between contract and implementation a compile
 //! error rather than a stuck workflow.
 
+pub mod accounts;
 pub mod email;
 pub mod invoices;
 pub mod metrics;

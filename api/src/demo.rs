@@ -126,7 +126,7 @@ pub async fn fill(state: &crate::AppState, args: &DemoArgs) -> anyhow::Result<De
     let mut tx = db.begin().await?;
     // The owner: an existing account with this email keeps its password and id.
     let user_id = sqlx::query_scalar!(
-        "INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)
+        "INSERT INTO users (id, email, password_hash, email_verified_at) VALUES ($1, $2, $3, now())
          ON CONFLICT (lower(email)) DO UPDATE SET email = users.email RETURNING id",
         user_id,
         args.email,

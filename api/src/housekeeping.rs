@@ -20,6 +20,7 @@ pub struct Pruned {
     pub login_throttle: u64,
     pub rate_limits: u64,
     pub payment_provider_events: u64,
+    pub account_tokens: u64,
 }
 
 /// One pass; `Pruned::default()` when another replica holds the lock.
@@ -64,6 +65,12 @@ pub async fn prune_once(db: &PgPool) -> Result<Pruned, sqlx::Error> {
             )
             .execute(&mut *tx)
             .await?,
+        ),
+        // Links work for hours; a day later they only say when someone asked for one.
+        account_tokens: deleted(
+            sqlx::query("DELETE FROM account_tokens WHERE expires_at < now() - interval '1 day'")
+                .execute(&mut *tx)
+                .await?,
         ),
     };
     tx.commit().await?;

@@ -89,7 +89,18 @@ fn buckets(method: &axum::http::Method, path: &str, cfg: &LimitsConfig) -> Optio
         "/api/auth/register" if post => {
             Some(Buckets { kind: "register", per_ip: cfg.register_per_ip_per_hour, token: None })
         }
-        "/api/auth/login" | "/api/auth/refresh" if post => {
+        // Each sends an email to an address the caller chose: as scarce as registrations.
+        "/api/auth/password-reset/request" if post => Some(Buckets {
+            kind: "account_email",
+            per_ip: cfg.register_per_ip_per_hour,
+            token: None,
+        }),
+        "/api/auth/login"
+        | "/api/auth/refresh"
+        | "/api/auth/verify-email"
+        | "/api/auth/password-reset"
+            if post =>
+        {
             Some(Buckets { kind: "auth", per_ip: cfg.public_per_ip_per_minute, token: None })
         }
         "/api/webhooks/stripe" if post => {
@@ -146,7 +157,7 @@ pub async fn limit_public(State(state): State<AppState>, request: Request, next:
     };
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let ip = client_ip(request.headers(), peer, state.limits.trusted_proxies);
-    let window = if buckets.kind == "register" { 3600.0 } else { 60.0 };
+    let window = if matches!(buckets.kind, "register" | "account_email") { 3600.0 } else { 60.0 };
     let mut keys = Vec::new();
     if let Some(ip) = ip {
         keys.push((format!("{}:ip:{ip}", buckets.kind), buckets.per_ip));

@@ -68,7 +68,9 @@ fn document_common_errors(openapi: &mut OpenApiDoc) {
             || path == "/api/webhooks/stripe"
             || path.ends_with("/resend")
             || path.ends_with("/remind");
-        let hashing = path == "/api/auth/login" || path == "/api/auth/register";
+        let hashing = path == "/api/auth/login"
+            || path == "/api/auth/register"
+            || path == "/api/auth/password-reset";
         for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch]
             .into_iter()
             .flatten()
@@ -114,6 +116,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(auth::routes::router())
         .merge(auth::sessions::router())
+        .merge(auth::account_email::router())
         .merge(org::router())
         .merge(customers::router())
         .merge(invoices::router())

@@ -1,5 +1,6 @@
 // End to end in headless Chromium against the real stack (APP_URL: the API serving the built
-// app, with the real worker behind it): sign up, watch a draft made through the API appear in
+// app, with the real worker behind it): sign up, verify the address through the emailed link
+// (MAILDUMP_URL: the mail catcher), watch a draft made through the API appear in
 // the open list and leave it when it is deleted, without a reload; create an invoice, watch it
 // turn `sent` without a reload, pay it on its hosted page through the test checkout, watch it
 // turn `paid`, find it in the dashboard's collected revenue; a script typed into an invoice's
@@ -39,6 +40,23 @@ async function call(method, path, token, body) {
   return text ? JSON.parse(text) : undefined;
 }
 
+/** The link in the latest email to `to` at the mail catcher (MAILDUMP_URL) containing `marker`. */
+async function emailedLink(to, marker) {
+  const MAIL = process.env.MAILDUMP_URL;
+  assert.ok(MAIL, "MAILDUMP_URL must point at the mail catcher's web API");
+  const deadline = Date.now() + LIVE;
+  for (;;) {
+    const { messages } = await (await fetch(`${MAIL}/messages/`)).json();
+    for (const m of messages.filter((m) => m.recipients.to.includes(to)).reverse()) {
+      const text = await (await fetch(`${MAIL}/messages/${m.id}.plain`)).text();
+      const found = text.split(/\s+/).find((word) => word.includes(marker));
+      if (found) return found;
+    }
+    assert.ok(Date.now() < deadline, `no email to ${to} with ${marker}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
@@ -53,6 +71,16 @@ try {
   await page.waitForURL("**/invoices");
   await page.getByText("No invoices match").waitFor();
   await page.locator('[data-testid="live-status"]', { hasText: "live" }).waitFor({ timeout: LIVE });
+
+  step("verify the address through the emailed link");
+  // Until then the app says why invoices would not reach clients.
+  await page.getByText("Verify your email address").waitFor();
+  const link = await emailedLink(owner.email, "/verify-email#token=");
+  await page.goto(link);
+  await page.getByText(`${owner.email} is verified`).waitFor({ timeout: LIVE });
+  await page.goto(`${APP}/invoices`);
+  await page.getByText("No invoices match").waitFor();
+  assert.equal(await page.getByText("Verify your email address").count(), 0, "the banner stayed");
 
   step("a draft deleted elsewhere leaves the open list without a reload");
   // A second session of the same owner stands for another tab or an API client; the page's own

@@ -1,11 +1,14 @@
-// Routes: the public sign-up and login, and the signed-in app inside the layout; all of it once
-// the server's settings (and with them its currency table) are there.
+// Routes: the public pages (sign-up, login, the password reset and email verification that
+// emailed links open) and the signed-in app inside the layout; all of it once the server's
+// settings (and with them its currency table) are there.
 import { useEffect, type ReactNode } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { Analytics } from "./analytics/Analytics";
 import { AppConfigProvider } from "./appConfig";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { LoginPage, SignupPage } from "./auth/AuthPages";
+import { VerifyEmailPage } from "./auth/EmailVerification";
+import { ForgotPasswordPage, ResetPasswordPage } from "./auth/PasswordReset";
 import { Layout } from "./components/Layout";
 import { Loading } from "./components/ui";
 import { CustomerDetail, CustomerList } from "./customers/Customers";
@@ -43,6 +46,9 @@ export function App() {
           <Routes>
             <Route path="/login" element={<LoginPage />} />
             <Route path="/signup" element={<SignupPage />} />
+            <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+            <Route path="/reset-password" element={<ResetPasswordPage />} />
+            <Route path="/verify-email" element={<VerifyEmailPage />} />
             <Route element={<RequireAuth><Layout /></RequireAuth>}>
               <Route index element={<Navigate to="/invoices" replace />} />
               <Route path="/invoices" element={<InvoiceList />} />

@@ -87,7 +87,10 @@ pub fn build_worker(
     let options = options
         .register_activities(invoice_activities::PlatformActivities::new())
         .register_workflow::<invoice_workflows::ping::PingWorkflow>()?;
-    let options = options.register_workflow::<InvoiceWorkflow>()?.build();
+    let options = options
+        .register_workflow::<InvoiceWorkflow>()?
+        .register_workflow::<invoice_workflows::AccountEmailWorkflow>()?
+        .build();
     Ok(Worker::new(runtime, client, options)?)
 }
 

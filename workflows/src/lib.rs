@@ -5,11 +5,13 @@
 //! history, so the worker (which registers these types) and the API (which starts them by name)
 //! both depend on this crate without pulling in any runtime.
 
+pub mod account;
 pub mod ids;
 pub mod invoice;
 #[cfg(feature = "dev-tools")]
 pub mod ping;
 
+pub use account::AccountEmailWorkflow;
 pub use ids::{invoice_workflow_id, org_workflow_prefix, parse_invoice_workflow_id};
 pub use invoice::InvoiceWorkflow;
 

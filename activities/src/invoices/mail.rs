@@ -53,23 +53,7 @@ pub async fn send(
     if let Some(done) = previous_send(db, &req.idempotency_key).await? {
         return Ok(done);
     }
-    // An organisation mails at most its quota a day: a compromised account or a runaway script
-    // cannot get the shared sender suspended. A send beyond it parks the invoice in
-    // `needs_attention` with this reason (retry it tomorrow); nothing is dropped silently.
-    let sent_today = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM email_sends
-           WHERE org_id = $1 AND claimed_at > now() - interval '1 day'"#,
-        org_id
-    )
-    .fetch_one(db)
-    .await
-    .map_err(RecordError::from)?;
-    if sent_today >= i64::from(daily_quota) {
-        return Err(RecordError::Permanent(format!(
-            "the organisation's daily sending quota ({daily_quota} emails) is used up; retry tomorrow"
-        ))
-        .into());
-    }
+    may_send(db, org_id, daily_quota).await?;
     let inv = sqlx::query!(
         r#"SELECT i.number, i.client_name, COALESCE(c.email, i.client_email) AS client_email,
                   i.currency, i.total, i.amount_due AS "amount_due!", i.due_date, i.pdf_key,
@@ -135,6 +119,51 @@ pub async fn send(
         idempotency_key: req.idempotency_key.clone(),
     };
     send_once(db, mailer, req, message).await
+}
+
+/// Whether the organisation may mail a client now: an owner's address is verified, and the
+/// day's quota is not used up. A refusal is permanent: the invoice waits in `needs_attention`
+/// with the reason.
+async fn may_send(db: &PgPool, org_id: uuid::Uuid, daily_quota: u32) -> Result<(), SendError> {
+    // Nothing goes to a client until an owner has shown the signup address is theirs: a
+    // stranger cannot register with any address and have the platform mail third parties. The
+    // invoice waits in `needs_attention`; once the address is verified, retry it.
+    let verified = sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
+               WHERE m.org_id = $1 AND m.role = 'owner' AND u.email_verified_at IS NOT NULL
+           ) AS "verified!""#,
+        org_id
+    )
+    .fetch_one(db)
+    .await
+    .map_err(RecordError::from)?;
+    if !verified {
+        return Err(RecordError::Permanent(
+            "the organisation's email address is not verified yet: its owner must open the \
+             link we emailed them (or send it again from the app), then retry"
+                .into(),
+        )
+        .into());
+    }
+    // An organisation mails at most its quota a day: a compromised account or a runaway script
+    // cannot get the shared sender suspended. A send beyond it parks the invoice in
+    // `needs_attention` with this reason (retry it tomorrow); nothing is dropped silently.
+    let sent_today = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM email_sends
+           WHERE org_id = $1 AND claimed_at > now() - interval '1 day'"#,
+        org_id
+    )
+    .fetch_one(db)
+    .await
+    .map_err(RecordError::from)?;
+    if sent_today >= i64::from(daily_quota) {
+        return Err(RecordError::Permanent(format!(
+            "the organisation's daily sending quota ({daily_quota} emails) is used up; retry tomorrow"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Hands the message to the provider unless another attempt with its key got there first.

@@ -8,9 +8,10 @@ pub mod records;
 
 use std::sync::Arc;
 
+use invoice_workflows::account::{AccountEmailInput, AccountEmailOutcome};
 use invoice_workflows::invoice::activities::{
-    CheckoutInput, CreateRecordInput, ExpireCheckoutInput, FinalizeInput, Finalized, InvoiceRef,
-    RenderedPdf, SendEmailInput, SentEmail, UpdateDraftInput,
+    AttentionRecord, CheckoutInput, CreateRecordInput, ExpireCheckoutInput, FinalizeInput,
+    Finalized, InvoiceRef, RenderedPdf, SendEmailInput, SentEmail, UpdateDraftInput,
 };
 use invoice_workflows::invoice::messages::{CheckoutSession, InvoiceRecord, Projection};
 use sqlx::PgPool;
@@ -187,6 +188,20 @@ impl InvoiceActivities {
             .map_err(|e| failure(e.is_permanent(), e))
     }
 
+    /// An account email (verify the address, reset the password): see [`crate::accounts`].
+    #[activity(definition = invoice_workflows::account::SendAccountEmail)]
+    #[instrument(skip_all, fields(token.id = %input.token_id))]
+    pub async fn send_account_email(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: AccountEmailInput,
+    ) -> Result<AccountEmailOutcome, ActivityError> {
+        let base = self.payments.public_base_url();
+        crate::accounts::send(&self.db, &self.mailer, base, input.token_id)
+            .await
+            .map_err(|e| failure(e.is_permanent(), e))
+    }
+
     #[activity(definition = invoice_workflows::invoice::activities::RecordProjection)]
     #[instrument(skip_all, fields(invoice.id = %input.invoice_id, version = input.version))]
     pub async fn record_projection(
@@ -194,13 +209,19 @@ impl InvoiceActivities {
         _ctx: ActivityContext,
         input: Projection,
     ) -> Result<(), ActivityError> {
-        // Unlike the steps, a projection Postgres refuses keeps retrying (visible in the run's
-        // pending local activity): the workflow has no way yet to park an invoice whose state
-        // cannot be written, and failing it for good would end the run on the spot.
-        records::project(&self.db, &input).await.map_err(|e| match e {
-            RecordError::Permanent(m) => permanent(m),
-            other => other.into(),
-        })
+        // A projection Postgres refuses for good fails for good: the workflow parks the
+        // invoice (`record_attention`) instead of retrying a write that cannot pass.
+        records::project(&self.db, &input).await.map_err(record_error)
+    }
+
+    #[activity(definition = invoice_workflows::invoice::activities::RecordAttention)]
+    #[instrument(skip_all, fields(invoice.id = %input.invoice_id, version = input.version))]
+    pub async fn record_attention(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: AttentionRecord,
+    ) -> Result<(), ActivityError> {
+        records::record_attention(&self.db, &input).await.map_err(record_error)
     }
 }
 

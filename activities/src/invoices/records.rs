@@ -10,7 +10,7 @@ use invoice_domain::{
     Actor, Decimal4, InvoiceStatus, LineAmounts, LineInput, TimelineEvent, Totals, compute_totals,
 };
 use invoice_workflows::invoice::activities::{
-    CreateRecordInput, FinalizeInput, Finalized, InvoiceRef, UpdateDraftInput,
+    AttentionRecord, CreateRecordInput, FinalizeInput, Finalized, InvoiceRef, UpdateDraftInput,
 };
 use invoice_workflows::invoice::messages::{
     InvoiceContent, InvoiceRecord, LineContent, Projection, StoredInvoice, StoredPayments,
@@ -412,6 +412,35 @@ fn page_token() -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
+
+/// Marks the invoice as needing attention because Postgres refused its projection: only the
+/// status and the reason, cleaned of what Postgres refuses in text (NUL and other control
+/// characters) and capped, so that this write passes where the projection did not.
+pub async fn record_attention(db: &PgPool, a: &AttentionRecord) -> Result<(), RecordError> {
+    let version =
+        i64::try_from(a.version).map_err(|_| RecordError::Permanent("version overflow".into()))?;
+    let reason: String = a
+        .reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(ATTENTION_REASON_MAX_CHARS)
+        .collect();
+    sqlx::query!(
+        "UPDATE invoices SET status = 'needs_attention', attention_reason = $3, next_action = NULL,
+                version = $4, updated_at = now()
+         WHERE org_id = $1 AND id = $2 AND version < $4",
+        a.org_id.uuid(),
+        a.invoice_id.uuid(),
+        reason,
+        version
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Enough for any reason people read.
+const ATTENTION_REASON_MAX_CHARS: usize = 2000;
 
 /// Writes the workflow's view of the invoice. A projection older than what the row already
 /// shows does not touch the row; its events and payments are still stored (each at most once).

@@ -113,6 +113,11 @@ impl Payments {
         })
     }
 
+    /// Where clients and users reach the API and the web app (`PUBLIC_BASE_URL`).
+    pub fn public_base_url(&self) -> &str {
+        &self.public_base_url
+    }
+
     /// The hosted invoice page of a token.
     pub fn hosted_url(&self, token: &str) -> String {
         hosted_url(&self.public_base_url, token)

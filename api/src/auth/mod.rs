@@ -4,6 +4,7 @@
 //! Every route that touches organisation data takes an [`Auth`] and calls [`Auth::require`]
 //! with the least role it needs; the organisation id in [`Auth`] scopes every query.
 
+pub mod account_email;
 mod cookie;
 pub mod jwt;
 pub mod password;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldErrors};
 
 /// Hashes computed at once by this process. Each takes ~19 MiB and a core for tens of
 /// milliseconds: unbounded, a burst of logins or registrations would exhaust memory and starve
@@ -29,6 +29,16 @@ async fn slot() -> Result<SemaphorePermit<'static>, ApiError> {
             message: "Too many sign-ins at once; try again in a few seconds.".into(),
             details: None,
         }),
+    }
+}
+
+/// A new password is 8 to 128 characters (field `password`).
+pub fn check_length(errors: &mut FieldErrors, password: &str) {
+    let len = password.chars().count();
+    if len < 8 {
+        errors.add("password", "too_short", "Must be at least 8 characters.");
+    } else if len > 128 {
+        errors.add("password", "too_long", "Must be at most 128 characters.");
     }
 }
 

@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::account_email::{self, Purpose};
 use super::{Auth, Principal, Role, cookie, password, secret, throttle};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldErrors};
 use crate::extract::{Json, PeerAddr};
@@ -76,6 +77,9 @@ pub struct UserView {
     pub id: Uuid,
     pub email: String,
     pub created_at: DateTime<Utc>,
+    /// The user followed the link mailed to this address. Until an owner's address is
+    /// verified, the organisation's invoices are not emailed to its clients.
+    pub email_verified: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -138,12 +142,7 @@ async fn register(
     if !invoice_domain::is_valid_email(&email) {
         errors.add("email", "invalid_email", "Must be a valid email address.");
     }
-    let pw_len = req.password.chars().count();
-    if pw_len < 8 {
-        errors.add("password", "too_short", "Must be at least 8 characters.");
-    } else if pw_len > 128 {
-        errors.add("password", "too_long", "Must be at most 128 characters.");
-    }
+    password::check_length(&mut errors, &req.password);
     let org_name = match req.organization_name.as_deref().map(str::trim) {
         Some(name) => {
             errors.text("organizationName", name, 200);
@@ -184,13 +183,18 @@ async fn register(
         insert_refresh_token(&mut tx, &state, user_id, org_id, SessionFamily::start()).await?;
     tx.commit().await?;
     tracing::info!(user.id = %user_id, org.id = %org_id, "account registered");
+    // The account works at once; the link that verifies the address goes out meanwhile. If it
+    // cannot be sent now, the web app's banner sends it again.
+    if let Err(error) = account_email::issue(&state, user_id, &email, Purpose::VerifyEmail).await {
+        tracing::warn!(%error, user.id = %user_id, "verification email not started");
+    }
 
     let session = Session {
         access_token: state.jwt.issue(user_id, org_id).map_err(anyhow::Error::from)?,
         refresh_token: Some(refresh_token),
         token_type: "Bearer",
         expires_in: state.jwt.ttl().as_secs(),
-        user: UserView { id: user_id, email, created_at },
+        user: UserView { id: user_id, email: email.clone(), created_at, email_verified: false },
         organization: OrganizationView { id: org_id, name: org_name },
         role: Role::Owner,
     };
@@ -216,7 +220,8 @@ async fn login(
     throttle::attempt(&state.db, &state.auth, &keys).await?;
 
     let user = sqlx::query!(
-        "SELECT id, email, password_hash, created_at FROM users WHERE lower(email) = lower($1)",
+        "SELECT id, email, password_hash, created_at, email_verified_at IS NOT NULL AS \"email_verified!\"
+         FROM users WHERE lower(email) = lower($1)",
         email
     )
     .fetch_optional(&state.db)
@@ -242,7 +247,12 @@ async fn login(
         refresh_token: Some(refresh_token),
         token_type: "Bearer",
         expires_in: state.jwt.ttl().as_secs(),
-        user: UserView { id: user.id, email: user.email, created_at: user.created_at },
+        user: UserView {
+            id: user.id,
+            email: user.email,
+            created_at: user.created_at,
+            email_verified: user.email_verified,
+        },
         organization,
         role,
     };
@@ -347,16 +357,25 @@ async fn rotate(
     )
     .execute(&mut *tx)
     .await?;
-    let user = sqlx::query!("SELECT email, created_at FROM users WHERE id = $1", row.user_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let user = sqlx::query!(
+        r#"SELECT email, created_at, email_verified_at IS NOT NULL AS "email_verified!"
+           FROM users WHERE id = $1"#,
+        row.user_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Session {
         access_token: state.jwt.issue(row.user_id, organization.id).map_err(anyhow::Error::from)?,
         refresh_token: Some(next),
         token_type: "Bearer",
         expires_in: state.jwt.ttl().as_secs(),
-        user: UserView { id: row.user_id, email: user.email, created_at: user.created_at },
+        user: UserView {
+            id: row.user_id,
+            email: user.email,
+            created_at: user.created_at,
+            email_verified: user.email_verified,
+        },
         organization,
         role,
     })
@@ -411,7 +430,8 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Me>> {
         Principal::User(user_id) => {
             let user = sqlx::query_as!(
                 UserView,
-                "SELECT id, email, created_at FROM users WHERE id = $1",
+                r#"SELECT id, email, created_at, email_verified_at IS NOT NULL AS "email_verified!"
+                   FROM users WHERE id = $1"#,
                 user_id
             )
             .fetch_one(&state.db)

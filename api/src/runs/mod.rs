@@ -15,6 +15,9 @@ use futures::StreamExt;
 use invoice_domain::{Actor, Device, InvoiceId, OrgId};
 use invoice_service::TemporalSettings;
 use invoice_workflows::InvoiceWorkflow;
+use invoice_workflows::account::{
+    AccountEmailInput, AccountEmailWorkflow, account_email_workflow_id,
+};
 use invoice_workflows::invoice::messages::{
     ActorRequest, INVOICE_WORKFLOW_TYPE, InvoiceWorkflowInput, PageView, StatusView,
 };
@@ -25,7 +28,7 @@ use temporalio_client::grpc::WorkflowService;
 use temporalio_client::{
     Client, UntypedWorkflow, WorkflowExecuteUpdateOptions, WorkflowExecutionStatus,
     WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowListOptions, WorkflowSignalOptions,
-    WorkflowUpdateWithStartOptions, tonic,
+    WorkflowStartOptions, WorkflowUpdateWithStartOptions, tonic,
 };
 use temporalio_common::HasWorkflowDefinition;
 use temporalio_common::UpdateDefinition;
@@ -54,6 +57,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The update every new run is started with; its id makes a repeated create attach to the
 /// first one's answer.
 const STORED_UPDATE_ID: &str = "stored";
+/// An account email's run ends within this, sent or not.
+const ACCOUNT_EMAIL_RUN_TIMEOUT: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// An invoice's workflow: the invoice and its organisation (the workflow id is derived).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +236,28 @@ impl InvoiceRuns {
         answered
             .await
             .map_err(|_| RunError::Internal(anyhow::anyhow!("the update task ended unanswered")))?
+    }
+
+    /// Starts the run that mails one account link (`account_tokens` row `token_id`). The run
+    /// carries only the row's id; the worker makes the link's secret. Starting it again for
+    /// the same row is a no-op.
+    pub async fn start_account_email(&self, token_id: Uuid) -> Result<(), RunError> {
+        let client = self.client().await?;
+        let options = WorkflowStartOptions::new(
+            self.connection.settings().task_queue.clone(),
+            account_email_workflow_id(token_id),
+        )
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        // Long enough for its send's retries; the run is short-lived otherwise.
+        .execution_timeout(ACCOUNT_EMAIL_RUN_TIMEOUT)
+        .build();
+        let start = client.start_workflow(
+            AccountEmailWorkflow::run,
+            AccountEmailInput { token_id },
+            options,
+        );
+        within("start", start).await?.map_err(RunError::unavailable)?;
+        Ok(())
     }
 
     /// Tells the run the client opened the hosted page, without making the client wait.

@@ -38,6 +38,11 @@ export class ApiError extends Error {
   }
 }
 
+/** What a failed call threw, as an ApiError: one that never reached the API is a network error. */
+export function asApiError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : new ApiError(0, "network", "The server cannot be reached.");
+}
+
 /** The ApiError for an error answer, whatever its body (a proxy's HTML page has none of ours). */
 function toApiError(response: Response, body: unknown): ApiError {
   const error = isRecord(body) ? body.error : undefined;

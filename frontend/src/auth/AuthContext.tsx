@@ -1,9 +1,10 @@
-// Who is signed in, in which organisation, with which role; sign up, log in, switch, log out.
+// Who is signed in, in which organisation, with which role; sign up, log in, switch, log out,
+// and reading the user again when something changed them (a verified email address).
 // The session survives reloads through the refresh token, an HttpOnly cookie the page cannot
 // read: a reload asks /api/auth/refresh whether there is one. Access tokens are renewed
 // silently a minute before they expire.
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from "react";
-import { adoptSession, client, refreshSession, setSessionListener, unwrap, type Schemas, type Session } from "../api/client";
+import { adoptSession, client, currentAccessToken, refreshSession, setSessionListener, unwrap, type Schemas, type Session } from "../api/client";
 
 type Role = Schemas["Role"];
 type Me = Schemas["Me"];
@@ -15,6 +16,8 @@ interface AuthState {
   signup(email: string, password: string, organizationName?: string): Promise<void>;
   logout(): Promise<void>;
   switchOrganization(id: string): Promise<void>;
+  /** Reads `me` again, when there is a session (nothing happens without one). */
+  reloadMe(): Promise<void>;
 }
 
 const AuthContext = createContext<AuthState | null>(null);
@@ -30,10 +33,19 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [me, setMe] = useState<Me | null>(null);
   const [loading, setLoading] = useState(true);
   const timer = useRef<number>();
+  const loads = useRef(0);
 
+  // Only the latest read counts: an older answer arriving last must not undo a newer one.
   const loadMe = useCallback(async () => {
-    setMe(await unwrap(client.GET("/api/me")));
+    const mine = ++loads.current;
+    const answer = await unwrap(client.GET("/api/me"));
+    if (mine === loads.current) setMe(answer);
   }, []);
+
+  // Stable, for effects that call it.
+  const reloadMe = useCallback(async () => {
+    if (currentAccessToken()) await loadMe();
+  }, [loadMe]);
 
   useEffect(() => {
     setSessionListener((session: Session | null) => {
@@ -75,6 +87,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     async switchOrganization(id) {
       if (await refreshSession(id)) await loadMe();
     },
+    reloadMe,
   };
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -1,13 +1,21 @@
-// Sign up and log in.
+// Sign up and log in (with what a page that sent here has to say, such as a changed password).
 import { useState, type FormEvent } from "react";
-import { Link, useNavigate } from "react-router-dom";
-import { ApiError } from "../api/client";
+import { Link, useLocation, useNavigate } from "react-router-dom";
+import { asApiError, type ApiError } from "../api/client";
+import { isRecord } from "../api/json";
 import { Field } from "../components/ui";
 import { useAuth } from "./AuthContext";
+
+/** The `notice` another page navigated here with (`navigate("/login", { state: { notice } })`). */
+function useNotice(): string | undefined {
+  const { state } = useLocation();
+  return isRecord(state) && typeof state.notice === "string" ? state.notice : undefined;
+}
 
 function AuthForm({ mode }: { mode: "login" | "signup" }) {
   const { login, signup } = useAuth();
   const navigate = useNavigate();
+  const notice = useNotice();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [organizationName, setOrganizationName] = useState("");
@@ -23,7 +31,7 @@ function AuthForm({ mode }: { mode: "login" | "signup" }) {
       else await signup(email, password, organizationName || undefined);
       navigate("/invoices");
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, "network", "The server cannot be reached."));
+      setError(asApiError(err));
     } finally {
       setBusy(false);
     }
@@ -34,6 +42,7 @@ function AuthForm({ mode }: { mode: "login" | "signup" }) {
     <div className="auth">
       <form onSubmit={submit} className="card">
         <h1>{mode === "login" ? "Log in" : "Create your account"}</h1>
+        {notice && <p className="notice" role="status">{notice}</p>}
         {error && Object.keys(fields).length === 0 && <p className="error-box" role="alert">{error.message}</p>}
         <Field label="Email" error={fields.email}>
           <input name="email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
@@ -57,6 +66,7 @@ function AuthForm({ mode }: { mode: "login" | "signup" }) {
         <button type="submit" className="primary" disabled={busy}>
           {mode === "login" ? "Log in" : "Sign up"}
         </button>
+        {mode === "login" && <p><Link to="/forgot-password">Forgot your password?</Link></p>}
         <p>
           {mode === "login" ? (
             <>No account? <Link to="/signup">Sign up</Link></>

@@ -1,8 +1,9 @@
 // The frame of every signed-in screen: navigation, the organisation switcher, the live
-// indicator and the user menu.
+// indicator, the user menu, and the reminder to verify the email address.
 import { useState } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router-dom";
 import { can, useAuth } from "../auth/AuthContext";
+import { VerifyEmailBanner } from "../auth/EmailVerification";
 import { useLiveStatus } from "../live/live";
 
 export function Layout() {
@@ -58,6 +59,7 @@ export function Layout() {
           Log out
         </button>
       </header>
+      <VerifyEmailBanner />
       <main>
         {/* Keyed by organisation: a switch reloads every screen's data. */}
         <Outlet key={me.organization.id} />

@@ -2,7 +2,7 @@
 // dates, notes; live totals computed as the server does; server field errors on their fields.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useNavigate, useParams } from "react-router-dom";
-import { ApiError, client, unwrap, type Schemas } from "../api/client";
+import { ApiError, asApiError, client, unwrap, type Schemas } from "../api/client";
 import { useMoney } from "../appConfig";
 import { ErrorBox, Field, Loading } from "../components/ui";
 import { computeTotals, type LineDraft } from "./totals";
@@ -83,7 +83,7 @@ export function InvoiceForm() {
         : await unwrap(client.POST("/api/invoices", { params: { header: { "Idempotency-Key": idempotencyKey.current } }, body: { ...body, draft } }));
       navigate(`/invoices/${saved.id}`);
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, "network", "The server cannot be reached."));
+      setError(asApiError(err));
     } finally {
       setBusy(false);
     }

@@ -22,7 +22,7 @@ export const SESSION: Schemas["Session"] = {
   refreshToken: "refresh-1",
   role: "owner",
   tokenType: "Bearer",
-  user: { id: "user-1", email: "owner@example.com", createdAt: "2026-01-01T00:00:00Z" },
+  user: { id: "user-1", email: "owner@example.com", emailVerified: true, createdAt: "2026-01-01T00:00:00Z" },
 };
 
 export const ME: Schemas["Me"] = {

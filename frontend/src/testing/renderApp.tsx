@@ -1,5 +1,5 @@
-// Rendering screens as the signed-in app has them: a session (refreshed through the stubbed
-// API), the app config, a router; and the live connection on a FakeSocket.
+// Rendering screens as the app has them: a session (refreshed through the stubbed API) or none,
+// the app config, a router; and the live connection on a FakeSocket.
 import { act, render, waitFor } from "@testing-library/react";
 import type { ReactNode } from "react";
 import { MemoryRouter, Routes } from "react-router-dom";
@@ -13,6 +13,14 @@ import { FakeSocket, SESSION } from "./fakes";
 /** Renders `routes` at `path` for a signed-in owner; stub the API (`stubApi`) first. */
 export function renderSignedIn(path: string, routes: ReactNode) {
   adoptSession(SESSION);
+  return renderRoutes(path, routes);
+}
+
+/**
+ * Renders `routes` at `path` with whatever session the stubbed API's refresh answers (for a
+ * signed-out visitor, answer `POST /api/auth/refresh` with a 401).
+ */
+export function renderRoutes(path: string, routes: ReactNode) {
   return render(
     <AuthProvider>
       <AppConfigProvider>

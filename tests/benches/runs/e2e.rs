@@ -114,6 +114,13 @@ pub(crate) async fn run() {
         .unwrap();
     let token = registered["accessToken"].as_str().expect("token").to_owned();
     let org: uuid::Uuid = registered["organization"]["id"].as_str().unwrap().parse().unwrap();
+    // The run measures invoices: the owner's address counts as verified, as if they had followed
+    // the emailed link (the integration tests follow it).
+    sqlx::query("UPDATE users SET email_verified_at = now() WHERE lower(email) = lower($1)")
+        .bind(&email)
+        .execute(&db)
+        .await
+        .expect("verify the owner");
     let due = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive().to_string();
 
     let gate = Arc::new(Semaphore::new(concurrency));

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod accounts;
 mod analytics;
 mod architecture;
 mod auth;

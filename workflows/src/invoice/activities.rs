@@ -63,6 +63,11 @@ activity_contract!(
     ExpireCheckoutSession, "expire_checkout_session", ExpireCheckoutInput => ()
 );
 activity_contract!(
+    /// Marks the invoice row as needing attention, with the reason, when Postgres refused its
+    /// projection for good (stale versions lose).
+    RecordAttention, "record_attention", AttentionRecord => ()
+);
+activity_contract!(
     /// Writes the workflow's state to Postgres (stale versions lose) and appends timeline
     /// events and payments; Postgres announces the change to the API's live updates.
     RecordProjection, "record_projection", Projection => ()
@@ -160,4 +165,14 @@ pub struct SentEmail {
     pub recipient: String,
     /// False when the key had been sent before and this call did nothing.
     pub newly_sent: bool,
+}
+
+/// An invoice parked because Postgres refused its projection (see `RecordAttention`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttentionRecord {
+    pub org_id: OrgId,
+    pub invoice_id: InvoiceId,
+    pub version: u64,
+    pub reason: String,
 }

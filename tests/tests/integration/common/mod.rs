@@ -196,8 +196,21 @@ impl TestApp {
         Reply { status, body }
     }
 
-    /// Registers a fresh user (and their organisation).
+    /// Registers a fresh user (and their organisation) whose address counts as verified, as
+    /// if they had followed the emailed link (`accounts` tests follow the real link).
     pub(crate) async fn register(&self, email: &str) -> User {
+        let user = self.register_unverified(email).await;
+        let id: uuid::Uuid = user.user_id.parse().unwrap();
+        sqlx::query("UPDATE users SET email_verified_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .expect("mark the address verified");
+        user
+    }
+
+    /// Registers a fresh user (and their organisation); the address is not verified yet.
+    pub(crate) async fn register_unverified(&self, email: &str) -> User {
         let password = "SecurePassword123!".to_owned();
         let r = self
             .call(

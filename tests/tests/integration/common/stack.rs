@@ -276,8 +276,23 @@ impl Stack {
         r.body.as_array().unwrap().clone()
     }
 
-    /// Raw SES messages moto recorded from this stack's sender.
+    /// Raw SES messages moto recorded from this stack's sender: the invoice emails (the
+    /// account emails every registration sends are in [`Self::account_emails`]).
     pub(crate) async fn sent_emails(&self) -> Vec<Value> {
+        let mut all = self.all_sent_emails().await;
+        all.retain(|m| !is_account_email(m));
+        all
+    }
+
+    /// The account emails sent (address verification, password reset), as the texts of
+    /// [`Self::sent_email_texts`].
+    pub(crate) async fn account_emails(&self) -> Vec<String> {
+        let mut all = self.all_sent_emails().await;
+        all.retain(is_account_email);
+        all.iter().map(email_text).collect()
+    }
+
+    async fn all_sent_emails(&self) -> Vec<Value> {
         let url = format!("{}/moto-api/data.json", required_env("MOTO_ENDPOINT"));
         let data: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
         data["ses"]["RawMessage"]
@@ -292,21 +307,7 @@ impl Stack {
     /// The readable text of every email sent (MIME parts decoded from quoted-printable or
     /// base64), one string per email.
     pub(crate) async fn sent_email_texts(&self) -> Vec<String> {
-        use base64::Engine as _;
-        let mut texts = Vec::new();
-        for email in self.sent_emails().await {
-            let raw = email["raw_data"].as_str().unwrap_or_default().replace("\r\n", "\n");
-            let mut text = raw.replace("=\n", "").replace("=3D", "=");
-            for block in raw.split("\n\n") {
-                let joined: String = block.lines().map(str::trim).collect();
-                if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(joined.trim()) {
-                    text.push('\n');
-                    text.push_str(&String::from_utf8_lossy(&bytes));
-                }
-            }
-            texts.push(text);
-        }
-        texts
+        self.sent_emails().await.iter().map(email_text).collect()
     }
 
     /// Keys of the objects in this stack's bucket.
@@ -332,4 +333,26 @@ impl Drop for Stack {
             child.wait().ok();
         }
     }
+}
+
+/// Account emails carry the idempotency key `account:<link id>`.
+fn is_account_email(message: &Value) -> bool {
+    let raw = message["raw_data"].as_str().unwrap_or_default();
+    raw.contains(&format!("{}: account:", invoice_activities::email::IDEMPOTENCY_HEADER))
+}
+
+/// An email's readable text: the raw message, with its MIME parts decoded from
+/// quoted-printable or base64.
+fn email_text(email: &Value) -> String {
+    use base64::Engine as _;
+    let raw = email["raw_data"].as_str().unwrap_or_default().replace("\r\n", "\n");
+    let mut text = raw.replace("=\n", "").replace("=3D", "=");
+    for block in raw.split("\n\n") {
+        let joined: String = block.lines().map(str::trim).collect();
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(joined.trim()) {
+            text.push('\n');
+            text.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    text
 }
