@@ -69,6 +69,8 @@ pub(crate) async fn start_invoice(
         draft: req.draft,
         content,
         actor: auth.actor(),
+        history_limit: None,
+        continued: None,
     };
     crate::fault::maybe_crash(crate::fault::CrashPoint::BeforeWorkflowStart);
     match state.runs.create(&input).await {

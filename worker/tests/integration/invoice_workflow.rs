@@ -39,7 +39,9 @@ use temporalio_client::{
 };
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
-use crate::support::{FakeActivities, Fakes, SCRIPTED_FAILURE, TestEnv, TestWorker};
+use crate::support::{
+    FakeActivities, Fakes, REFUSED_PROJECTION, SCRIPTED_FAILURE, TestEnv, TestWorker,
+};
 
 type Invoice = WorkflowHandle<Client, InvoiceWorkflow>;
 
@@ -478,6 +480,114 @@ async fn a_permanent_send_failure_needs_attention_until_retried() -> anyhow::Res
 }
 
 #[tokio::test]
+async fn a_projection_postgres_refuses_parks_the_invoice_until_retried() -> anyhow::Result<()> {
+    let env = TestEnv::start().await?;
+    let due = env.now().await?.date_naive() + Days::new(30);
+    let fakes = Fakes::new(record("UTC", due, &DEFAULT_OFFSETS));
+    // The projection that records the sent email is refused twice: once first, once more after
+    // a retry that came before the cause was fixed.
+    fakes.refuse_projections_with(TimelineKind::EmailSent, 2);
+    let _worker = TestWorker::start(&env, &fakes).await?;
+    let invoice = start_invoice(&env, &invoice_input(&fakes)).await?;
+
+    let view = wait_for_status(&invoice, InvoiceStatus::NeedsAttention).await?;
+    let reason = view.attention_reason.context("no attention reason")?;
+    ensure!(reason.contains(REFUSED_PROJECTION), "the reason does not say why: {reason}");
+    ensure!(view.next_action.is_none(), "nothing runs while parked: {:?}", view.next_action);
+    // Failed for good at once (not retried for ever), and the row says so, with a version no
+    // earlier projection can overwrite.
+    let calls =
+        fakes.wait_for("the row marked", |c| (!c.attentions.is_empty()).then(|| c.clone())).await?;
+    ensure!(calls.refused.len() == 1, "{:#?}", calls.refused);
+    let marked = &calls.attentions[0];
+    ensure!(marked.reason.contains(REFUSED_PROJECTION), "{marked:?}");
+    let written = calls.projections.iter().chain(&calls.refused).map(|p| p.version).max();
+    ensure!(Some(marked.version) > written, "{marked:?} vs {written:?}");
+
+    // A retry before the fix parks it again; the one after goes on where the run stood.
+    for attempt in 1..=2 {
+        invoice
+            .execute_update(InvoiceWorkflow::retry, ops_request("retry"), update_options())
+            .await?;
+        if attempt == 1 {
+            fakes
+                .wait_for("the row marked again", |c| (c.attentions.len() == 2).then_some(()))
+                .await?;
+            wait_for_status(&invoice, InvoiceStatus::NeedsAttention).await?;
+        }
+    }
+    let view = wait_for_status(&invoice, InvoiceStatus::Sent).await?;
+    assert_eq!(view.attention_reason, None);
+    let calls = fakes.calls();
+    // Nothing was lost or done twice: the email went once, and its event reached the row once,
+    // with the retries' events after it.
+    ensure!(calls.attempts(EmailKind::Invoice) == 1, "{:#?}", calls.emails);
+    assert_eq!(
+        calls.event_kinds(),
+        ["finalized", "pdf_rendered", "email_sent", "retry_requested", "retry_requested"]
+    );
+    let latest = calls.latest().context("no projection")?;
+    assert_eq!(latest.status, InvoiceStatus::Sent);
+    ensure!(latest.version > calls.attentions[1].version, "the row would stay parked");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_long_lived_run_continues_as_new_and_goes_on_where_it_stood() -> anyhow::Result<()> {
+    let env = TestEnv::start().await?;
+    let due = env.now().await?.date_naive() + Days::new(30);
+    let fakes = Fakes::new(record("UTC", due, &DEFAULT_OFFSETS));
+    let _worker = TestWorker::start(&env, &fakes).await?;
+    let mut input = invoice_input(&fakes);
+    // About ten payments' worth of history per run.
+    input.history_limit = Some(80);
+    let invoice = start_invoice(&env, &input).await?;
+    wait_until_sent(&fakes).await?;
+    let schedule_before = invoice.query(InvoiceWorkflow::schedule, (), query_options()).await?;
+
+    // Many small payments (each an update, a projection and their workflow tasks): the run's
+    // history outgrows its limit several times over.
+    const PAYMENTS: i64 = 30;
+    for n in 1..=PAYMENTS {
+        let outcome = pay(&invoice, &format!("part-{n}"), 1).await?;
+        assert_eq!(outcome.amount_paid, n);
+        // A payment repeated in a later run is still recognised.
+        if n == PAYMENTS {
+            refusal(pay(&invoice, "part-1", 1).await)?;
+        }
+    }
+    let view = wait_for_status(&invoice, InvoiceStatus::PartiallyPaid).await?;
+    assert_eq!(view.amount_paid, PAYMENTS);
+    let runs: std::collections::BTreeSet<String> =
+        fakes.calls().projections.iter().map(|p| p.run_id.clone()).collect();
+    ensure!(runs.len() >= 3, "the run did not continue as new: {runs:?}");
+    // The reminders planned at sending are still the plan.
+    let schedule_after = invoice.query(InvoiceWorkflow::schedule, (), query_options()).await?;
+    assert_eq!(schedule_after.reminders, schedule_before.reminders);
+
+    // Paid in full in a later run: one receipt, and nothing sent again.
+    pay(&invoice, "rest", TOTAL - PAYMENTS).await?;
+    fakes
+        .wait_for("the receipt", |c| (!c.delivered(EmailKind::Receipt).is_empty()).then_some(()))
+        .await?;
+    let calls = fakes.calls();
+    assert_eq!(calls.delivered(EmailKind::Invoice).len(), 1);
+    assert_eq!(calls.delivered(EmailKind::Receipt).len(), 1);
+    // Every payment and timeline entry reached Postgres once, in order, whatever run wrote it.
+    let paid: Vec<&str> =
+        calls.projections.iter().flat_map(|p| &p.payments).map(|p| p.event_id.as_str()).collect();
+    assert_eq!(paid.len(), usize::try_from(PAYMENTS + 1)?, "{paid:?}");
+    let seqs: Vec<u64> = calls.projections.iter().flat_map(|p| &p.events).map(|e| e.seq).collect();
+    ensure!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "timeline entries repeated or reordered: {seqs:?}"
+    );
+    let versions: Vec<u64> = calls.projections.iter().map(|p| p.version).collect();
+    ensure!(versions.windows(2).all(|w| w[0] < w[1]), "a projection went back: {versions:?}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn missed_reminder_slots_collapse_into_one_after_an_outage() -> anyhow::Result<()> {
     let env = TestEnv::start().await?;
     let tz: Tz = "Europe/Berlin".parse()?;
@@ -605,7 +715,8 @@ async fn a_full_refund_of_a_paid_invoice_makes_it_refunded_and_ends_the_run() ->
 #[test]
 fn the_fakes_answer_under_their_contracts_names() {
     use invoice_workflows::invoice::activities::{
-        CreateInvoiceRecord, FinalizeInvoice, RecordProjection, RenderInvoicePdf, SendInvoiceEmail,
+        CreateInvoiceRecord, FinalizeInvoice, RecordAttention, RecordProjection, RenderInvoicePdf,
+        SendInvoiceEmail,
     };
     use temporalio_common::ActivityDefinition;
     let names = [
@@ -614,6 +725,7 @@ fn the_fakes_answer_under_their_contracts_names() {
         (FakeActivities::render_invoice_pdf.name(), RenderInvoicePdf.name()),
         (FakeActivities::send_invoice_email.name(), SendInvoiceEmail.name()),
         (FakeActivities::record_projection.name(), RecordProjection.name()),
+        (FakeActivities::record_attention.name(), RecordAttention.name()),
     ];
     for (fake, real) in names {
         assert_eq!(fake, real);
@@ -694,6 +806,8 @@ fn invoice_input(fakes: &Fakes) -> InvoiceWorkflowInput {
             reference: None,
         },
         actor: Actor::System,
+        history_limit: None,
+        continued: None,
     }
 }
 

@@ -16,13 +16,14 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, anyhow, bail, ensure};
 use chrono::{DateTime, Utc};
-use invoice_domain::EmailKind;
+use invoice_domain::{EmailKind, TimelineKind};
 use invoice_service::TemporalSettings;
 use invoice_service::temporal::connect_with_retry;
 use invoice_worker::Runtime;
 use invoice_workflows::InvoiceWorkflow;
 use invoice_workflows::invoice::activities::{
-    CreateRecordInput, FinalizeInput, Finalized, InvoiceRef, RenderedPdf, SendEmailInput, SentEmail,
+    AttentionRecord, CreateRecordInput, FinalizeInput, Finalized, InvoiceRef, RenderedPdf,
+    SendEmailInput, SentEmail,
 };
 use invoice_workflows::invoice::messages::{InvoiceRecord, Projection};
 use temporalio_client::{Client, tonic};
@@ -367,8 +368,14 @@ pub(crate) struct Calls {
     pub rendered: Vec<InvoiceRef>,
     pub emails: Vec<EmailAttempt>,
     pub projections: Vec<Projection>,
+    /// Projections refused as Postgres refuses a value it cannot store (not stored).
+    pub refused: Vec<Projection>,
+    /// The rows marked as needing attention instead.
+    pub attentions: Vec<AttentionRecord>,
     /// Scripted failures still to come: the next `n` sends of a kind fail for good.
     failures: Vec<(EmailKind, u32)>,
+    /// Scripted refusals still to come: the next `n` projections with an event of a kind.
+    refusals: Vec<(TimelineKind, u32)>,
 }
 
 impl Calls {
@@ -444,6 +451,12 @@ impl Fakes {
         self.lock().failures.push((kind, n));
     }
 
+    /// The next `n` projections carrying an event of `kind` are refused for good, as Postgres
+    /// refuses a value it cannot store.
+    pub(crate) fn refuse_projections_with(&self, kind: TimelineKind, n: u32) {
+        self.lock().refusals.push((kind, n));
+    }
+
     /// A copy of the calls so far: tests read it across awaits without holding the lock the
     /// worker's activities need.
     pub(crate) fn calls(&self) -> Calls {
@@ -493,6 +506,9 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Calls> {
 /// Text of the scripted email failure, so tests can find it in the attention reason.
 pub(crate) const SCRIPTED_FAILURE: &str =
     "scripted failure: the mail provider rejected the message";
+
+/// Text of the scripted projection refusal (Postgres's own words for SQLSTATE 22001).
+pub(crate) const REFUSED_PROJECTION: &str = "value too long for type character varying(200)";
 
 /// Non-retryable, like `permanent()` in the real activities.
 fn permanent(message: &str) -> ActivityError {
@@ -567,7 +583,25 @@ impl FakeActivities {
         _ctx: ActivityContext,
         input: Projection,
     ) -> Result<(), ActivityError> {
-        self.calls().projections.push(input);
+        let mut calls = self.calls();
+        let carries = |kind: TimelineKind| input.events.iter().any(|e| e.event.kind() == kind);
+        let scripted = calls.refusals.iter_mut().find(|(kind, n)| *n > 0 && carries(*kind));
+        if let Some((_, n)) = scripted {
+            *n -= 1;
+            calls.refused.push(input);
+            return Err(permanent(REFUSED_PROJECTION));
+        }
+        calls.projections.push(input);
+        Ok(())
+    }
+
+    #[activity(definition = invoice_workflows::invoice::activities::RecordAttention)]
+    pub(crate) async fn record_attention(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: AttentionRecord,
+    ) -> Result<(), ActivityError> {
+        self.calls().attentions.push(input);
         Ok(())
     }
 }

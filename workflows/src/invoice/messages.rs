@@ -53,6 +53,41 @@ pub struct InvoiceWorkflowInput {
     pub content: InvoiceContent,
     /// Who created it.
     pub actor: Actor,
+    /// Continue as new once the run's history has this many events (default
+    /// [`MAX_HISTORY_EVENTS`], or sooner when the server suggests it); tests set it low.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_limit: Option<u32>,
+    /// Set only on a run that continues an earlier one (see [`ContinuedRun`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continued: Option<Box<ContinuedRun>>,
+}
+
+/// A run's history is bounded: a long-lived invoice (open for months, then in its refund window
+/// for 180 days, paid or retried through its page many times) continues as a new run of the
+/// same workflow id at this many events, well below Temporal's limit of 51 200.
+pub const MAX_HISTORY_EVENTS: u32 = 10_000;
+
+/// What a run hands the run it continues as: its whole state and where in the invoice's life
+/// it stood (waiting for payment, or in the refund window). Only the workflow makes one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContinuedRun {
+    pub(super) state: super::state::InvoiceState,
+    pub(super) stage: Stage,
+    /// Receipts sent so far (their keys go on from here).
+    pub(super) receipts: u32,
+    /// Whether the first run took the `local-steps` patch.
+    pub(super) local_steps: bool,
+}
+
+/// Where a continued run picks up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "stage")]
+pub(super) enum Stage {
+    /// Sent (or partially paid, or voided on the way): waiting for payment.
+    Collecting,
+    /// Paid: open to refunds until `until`.
+    RefundWindow { until: DateTime<Utc> },
 }
 
 /// What the first step stored (or found stored), as the workflow needs it.

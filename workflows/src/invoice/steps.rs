@@ -10,16 +10,18 @@ use invoice_domain::{EmailKind, InvoiceStatus, Step};
 use temporalio_workflow::common::ActivityDefinition;
 use temporalio_workflow::common::data_converters::TemporalDeserializable;
 use temporalio_workflow::{
-    ActivityExecutionError, CancellableFuture, TimerOptions, WorkflowContext, WorkflowResult,
+    ActivityExecutionError, CancellableFuture, ContinueAsNewOptions, TimerOptions, WorkflowContext,
+    WorkflowResult,
 };
 
 use super::activities::{
     CreateCheckoutSession, CreateInvoiceRecord, CreateRecordInput, DeleteDraft,
-    ExpireCheckoutInput, ExpireCheckoutSession, FinalizeInput, FinalizeInvoice, RecordProjection,
-    RenderInvoicePdf, SendEmailInput, SendInvoiceEmail, UpdateDraft, UpdateDraftInput,
+    ExpireCheckoutInput, ExpireCheckoutSession, FinalizeInput, FinalizeInvoice, RecordAttention,
+    RecordProjection, RenderInvoicePdf, SendEmailInput, SendInvoiceEmail, UpdateDraft,
+    UpdateDraftInput,
 };
 use super::keys;
-use super::messages::{CheckoutOutcome, CheckoutRequest, DraftEdit, StatusView};
+use super::messages::{CheckoutOutcome, CheckoutRequest, DraftEdit, Stage, StatusView};
 use super::options;
 use super::search_attributes;
 use super::state::{CheckoutPlan, Command, DraftOutcome};
@@ -42,13 +44,65 @@ const LOCAL_STEPS_PATCH: &str = "local-steps";
 /// earlier runs left them to end on their own.
 const EXPIRE_CHECKOUTS_PATCH: &str = "expire-checkouts";
 
-/// The whole life of an invoice.
+/// The whole life of an invoice. A run that continues an earlier one (whose history grew
+/// long) picks up where that one stood.
 pub(super) async fn run(ctx: &mut Ctx) -> WorkflowResult<StatusView> {
-    let created = CreateRecordInput {
-        input: ctx.state(|w| w.state.input().clone()),
-        workflow_id: ctx.workflow_id().to_owned(),
-        at: now(ctx),
+    let (mut stage, mut receipts) = match ctx.state_mut(|w| w.resume.take()) {
+        Some(resume) => {
+            // The row as it stands (idempotent: it is there), in case ops started this run
+            // again after the one before recorded more.
+            let created = record_input(ctx);
+            let row =
+                quick_step(ctx, CreateInvoiceRecord, created, "Read the stored invoice").await?;
+            ctx.state_mut(|w| w.state.resumed(&row));
+            resume
+        }
+        None => {
+            if let Some(discarded) = create_and_send(ctx).await? {
+                return Ok(discarded);
+            }
+            (Stage::Collecting, 0)
+        }
     };
+    let invoice_id = ctx.state(|w| w.state.invoice_id());
+    loop {
+        if stage == Stage::Collecting {
+            wait_for_payment(ctx, receipts).await?;
+            if ctx.state(|w| w.state.status() != InvoiceStatus::Paid) {
+                break;
+            }
+            receipts += 1;
+            let key = keys::receipt(invoice_id, receipts);
+            let input = email_input(ctx, EmailKind::Receipt, key, None);
+            let options = options::step("Send the receipt");
+            let sent = ctx.execute_activity(SendInvoiceEmail, input, options).await;
+            let at = now(ctx);
+            // The invoice is paid either way; a lost receipt must not reopen it.
+            match sent {
+                Ok(sent) => ctx.state_mut(|w| w.state.receipt_sent(sent, at)),
+                Err(err) => ctx.state_mut(|w| w.state.receipt_failed(reason(&err), at)),
+            }
+            project(ctx).await?;
+            if !ctx.patched(REFUND_WINDOW_PATCH) {
+                break;
+            }
+            stage = Stage::RefundWindow {
+                until: now(ctx) + chrono::Duration::days(REFUND_WINDOW_DAYS),
+            };
+        }
+        let Stage::RefundWindow { until } = stage else { continue };
+        if !await_refunds(ctx, until, receipts).await? {
+            break;
+        }
+        stage = Stage::Collecting;
+    }
+    Ok(ctx.state(|w| w.state.view()))
+}
+
+/// Stores the invoice, waits out its draft stage, and numbers, renders and sends it. Answers
+/// the final view when the draft was deleted instead (the run ends then).
+async fn create_and_send(ctx: &mut Ctx) -> WorkflowResult<Option<StatusView>> {
+    let created = record_input(ctx);
     let local_steps = ctx.patched(LOCAL_STEPS_PATCH);
     ctx.state_mut(|w| w.local_steps = local_steps);
     let record = quick_step(ctx, CreateInvoiceRecord, created, "Store the invoice").await?;
@@ -68,7 +122,7 @@ pub(super) async fn run(ctx: &mut Ctx) -> WorkflowResult<StatusView> {
             ctx.upsert_search_attributes(ctx.state(search_attributes::updates));
             // The `discard` update answers first: the run must outlive its handler.
             ctx.wait_condition(|w| w.discard_answered).await?;
-            return Ok(view);
+            return Ok(Some(view));
         }
         DraftOutcome::Void => {}
         DraftOutcome::Finalize => {
@@ -80,29 +134,34 @@ pub(super) async fn run(ctx: &mut Ctx) -> WorkflowResult<StatusView> {
             }
         }
     }
-    let invoice_id = ctx.state(|w| w.state.invoice_id());
-    let mut receipts = 0u32;
-    loop {
-        wait_for_payment(ctx).await?;
-        if ctx.state(|w| w.state.status() != InvoiceStatus::Paid) {
-            break;
-        }
-        receipts += 1;
-        let input = email_input(ctx, EmailKind::Receipt, keys::receipt(invoice_id, receipts), None);
-        let sent =
-            ctx.execute_activity(SendInvoiceEmail, input, options::step("Send the receipt")).await;
-        let at = now(ctx);
-        // The invoice is paid either way; a lost receipt must not reopen it.
-        match sent {
-            Ok(sent) => ctx.state_mut(|w| w.state.receipt_sent(sent, at)),
-            Err(err) => ctx.state_mut(|w| w.state.receipt_failed(reason(&err), at)),
-        }
-        project(ctx).await?;
-        if !ctx.patched(REFUND_WINDOW_PATCH) || !await_refunds(ctx).await? {
-            break;
-        }
+    Ok(None)
+}
+
+/// What storing the invoice (or reading it back) takes.
+fn record_input(ctx: &Ctx) -> CreateRecordInput {
+    CreateRecordInput {
+        input: ctx.state(|w| w.state.input().clone()),
+        workflow_id: ctx.workflow_id().to_owned(),
+        at: now(ctx),
     }
-    Ok(ctx.state(|w| w.state.view()))
+}
+
+/// Continues as a new run when this one's history has grown long (at the invoice's history
+/// limit, or when the server suggests it), handing over the whole state. Only between steps:
+/// never while an update or signal handler is still running, and only once everything the run
+/// knows is in Postgres. Returns (without continuing) otherwise.
+async fn continue_if_long(ctx: &mut Ctx, stage: Stage, receipts: u32) -> WorkflowResult<()> {
+    let limit = ctx.state(|w| w.state.history_limit());
+    let long = ctx.history_length() >= limit || ctx.continue_as_new_suggested();
+    if !long || !ctx.all_handlers_finished() {
+        return Ok(());
+    }
+    if ctx.state(|w| w.state.has_unprojected()) {
+        project(ctx).await?;
+    }
+    let input = ctx.state(|w| w.state.continued_input(stage, receipts, w.local_steps));
+    ctx.continue_as_new(input, ContinueAsNewOptions::default())?;
+    Ok(())
 }
 
 /// Runs one of our own quick steps: storing the row, numbering, rendering and storing the PDF
@@ -197,10 +256,12 @@ async fn run_step(ctx: &mut Ctx, step: Step) -> WorkflowResult<bool> {
 }
 
 /// Waits on payments, commands and the clock until the invoice is paid, refunded or void.
-async fn wait_for_payment(ctx: &mut Ctx) -> WorkflowResult<()> {
+async fn wait_for_payment(ctx: &mut Ctx, receipts: u32) -> WorkflowResult<()> {
     loop {
-        // Payments first: reaching the total ends the loop before any reminder can go out.
-        if ctx.state(|w| w.state.has_pending_payments()) {
+        continue_if_long(ctx, Stage::Collecting, receipts).await?;
+        // Payments first: reaching the total ends the loop before any reminder can go out. A
+        // projection a handler could not store is stored (or parks the invoice) here too.
+        if ctx.state(|w| w.state.has_pending_payments() || w.state.projection_pending()) {
             project(ctx).await?;
         }
         expire_checkouts(ctx).await;
@@ -251,10 +312,14 @@ async fn sleep_or_wake(ctx: &mut Ctx, wait: Duration, summary: String) {
 
 /// Keeps a paid invoice open to refunds for the refund window. True when a refund made money
 /// due again (back to collecting it), false when the window closed or everything was refunded.
-async fn await_refunds(ctx: &mut Ctx) -> WorkflowResult<bool> {
-    let deadline = now(ctx) + chrono::Duration::days(REFUND_WINDOW_DAYS);
+async fn await_refunds(
+    ctx: &mut Ctx,
+    deadline: DateTime<Utc>,
+    receipts: u32,
+) -> WorkflowResult<bool> {
     loop {
-        if ctx.state(|w| w.state.has_pending_payments()) {
+        continue_if_long(ctx, Stage::RefundWindow { until: deadline }, receipts).await?;
+        if ctx.state(|w| w.state.has_pending_payments() || w.state.projection_pending()) {
             project(ctx).await?;
         }
         expire_checkouts(ctx).await;
@@ -354,8 +419,7 @@ pub(super) async fn edit_draft(ctx: &mut Ctx, req: DraftEdit) -> StatusView {
         Ok(record) => ctx.state_mut(|w| w.state.edit_stored(record, req)),
         Err(err) => ctx.state_mut(|w| w.state.edit_failed(req.actor.clone(), reason(&err), at)),
     }
-    // A projection failure here is retried by the next projection of the main loop.
-    let _ = project(ctx).await;
+    project_from_handler(ctx).await;
     ctx.state_mut(|w| w.state.end_edit())
 }
 
@@ -381,19 +445,58 @@ pub(super) async fn start_checkout(ctx: &mut Ctx, req: CheckoutRequest) -> Check
             CheckoutOutcome { session: None, error: Some(why) }
         }
     };
-    // A projection failure here is retried by the next projection of the main loop.
-    let _ = project(ctx).await;
+    project_from_handler(ctx).await;
     outcome
 }
 
 /// Writes the current state to Postgres (with a new version) and to the search attributes.
+///
+/// Postgres refusing the state for good (a value it cannot store, SQLSTATE class 22) parks the
+/// invoice: the row says it needs attention and why, and the run waits until ops retry it
+/// (after fixing the cause) or someone voids it. Nothing of the refused projection is lost: it
+/// is written again with the next one.
 pub(super) async fn project(ctx: &mut Ctx) -> WorkflowResult<()> {
+    loop {
+        if try_project(ctx).await? {
+            return Ok(());
+        }
+        let at = now(ctx);
+        let attention = ctx.state_mut(|w| w.state.attention(at));
+        ctx.execute_local_activity(RecordAttention, attention, options::projection()).await?;
+        ctx.wait_condition(|w| w.state.parked_decided()).await?;
+        let voiding = ctx.state(|w| w.state.is_voiding());
+        ctx.state_mut(|w| w.state.projection_retry_started());
+        if voiding {
+            // The main loop voids the invoice next, and projects that (parking again if
+            // Postgres still refuses: the run then ends, the row needing attention).
+            return Ok(());
+        }
+    }
+}
+
+/// [`project`] from an update or signal handler, which must not wait for ops: a refused
+/// projection is left to the main loop, which projects it again and parks the invoice.
+pub(super) async fn project_from_handler(ctx: &mut Ctx) {
+    let _ = try_project(ctx).await;
+}
+
+/// One projection. False when Postgres refused it for good: the state keeps what it held.
+async fn try_project(ctx: &mut Ctx) -> WorkflowResult<bool> {
     let at = now(ctx);
     let run_id = ctx.run_id().to_owned();
     let projection = ctx.state_mut(|w| w.state.projection(&run_id, at));
     ctx.upsert_search_attributes(ctx.state(search_attributes::updates));
-    ctx.execute_local_activity(RecordProjection, projection, options::projection()).await?;
-    Ok(())
+    let options = options::projection();
+    match ctx.execute_local_activity(RecordProjection, projection.clone(), options).await {
+        Ok(()) => Ok(true),
+        // Projections retry without limit: only a non-retryable failure ends one.
+        Err(err @ ActivityExecutionError::Failed(_)) => {
+            let why = format!("the invoice's state could not be stored: {}", reason(&err));
+            ctx.state_mut(|w| w.state.projection_refused(projection, why));
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 fn email_input(

@@ -11,6 +11,7 @@ use temporalio_workflow::{
     SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
+use super::messages::Stage;
 use super::messages::{
     ActorRequest, CheckoutOutcome, CheckoutRequest, DraftEdit, InvoiceWorkflowInput, PageView,
     PaymentFailure, PaymentOutcome, PaymentRequest, RefundRequest, ScheduleView, StatusView,
@@ -33,17 +34,30 @@ pub struct InvoiceWorkflow {
     pub(super) draft_deleted: bool,
     /// ...and the update has answered (the run ends then).
     pub(super) discard_answered: bool,
+    /// Where a run that continues an earlier one picks up, and its receipts so far.
+    pub(super) resume: Option<(Stage, u32)>,
 }
 
 #[workflow_methods]
 impl InvoiceWorkflow {
     #[init]
-    pub fn new(_ctx: &WorkflowContextView, input: InvoiceWorkflowInput) -> Self {
-        Self {
-            state: InvoiceState::new(input),
-            local_steps: false,
-            draft_deleted: false,
-            discard_answered: false,
+    pub fn new(_ctx: &WorkflowContextView, mut input: InvoiceWorkflowInput) -> Self {
+        match input.continued.take() {
+            // The run before grew long and handed over its state.
+            Some(continued) => Self {
+                state: continued.state,
+                local_steps: continued.local_steps,
+                draft_deleted: false,
+                discard_answered: false,
+                resume: Some((continued.stage, continued.receipts)),
+            },
+            None => Self {
+                state: InvoiceState::new(input),
+                local_steps: false,
+                draft_deleted: false,
+                discard_answered: false,
+                resume: None,
+            },
         }
     }
 
@@ -175,8 +189,7 @@ impl InvoiceWorkflow {
     ) -> StatusView {
         let at = steps::now(ctx);
         ctx.state_mut(|w| w.state.apply_payment_failure(f, at));
-        // A projection failure here is retried by the next projection of the main loop.
-        let _ = steps::project(ctx).await;
+        steps::project_from_handler(ctx).await;
         ctx.state(|w| w.state.view())
     }
 
@@ -204,7 +217,7 @@ impl InvoiceWorkflow {
     pub async fn record_view(ctx: &mut WorkflowContext<Self>, view: PageView) {
         let at = steps::now(ctx);
         if ctx.state_mut(|w| w.state.record_view(view.device, at)) {
-            let _ = steps::project(ctx).await;
+            steps::project_from_handler(ctx).await;
         }
     }
 

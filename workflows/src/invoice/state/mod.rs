@@ -19,12 +19,16 @@ use chrono_tz::Tz;
 use invoice_domain::{
     Actor, Device, EmailKind, InvoiceId, InvoiceStatus, NextActionKind, Step, TimelineEvent,
 };
+use serde::{Deserialize, Serialize};
 
-use super::activities::{CheckoutInput, Finalized, InvoiceRef, RenderedPdf, SentEmail};
+use super::activities::{
+    AttentionRecord, CheckoutInput, Finalized, InvoiceRef, RenderedPdf, SentEmail,
+};
 use super::keys;
 use super::messages::{
-    ActorRequest, CheckoutSession, DraftEdit, InvoiceRecord, InvoiceWorkflowInput, NextAction,
-    PaymentOutcome, PaymentRequest, ProjectedEvent, Projection, ScheduleView, StatusView,
+    ActorRequest, CheckoutSession, ContinuedRun, DraftEdit, InvoiceRecord, InvoiceWorkflowInput,
+    MAX_HISTORY_EVENTS, NextAction, PaymentOutcome, PaymentRequest, ProjectedEvent, Projection,
+    ScheduleView, Stage, StatusView,
 };
 use super::schedule::{self, ReminderSlot};
 
@@ -34,7 +38,7 @@ const VIEW_VISIT_MINUTES: i64 = 30;
 /// What someone asked the run to do that it has not done yet. The requests exclude each
 /// other: a draft is edited, or finalized, or voided, or deleted; a parked invoice is retried
 /// or voided.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Request {
     None,
     /// A draft edit is being stored; nothing else may happen to the draft meanwhile.
@@ -50,7 +54,7 @@ pub(super) enum Request {
 }
 
 /// An email someone asked for, sent by the main loop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Command {
     Resend(Actor),
     RemindNow(Actor),
@@ -79,7 +83,8 @@ pub(super) struct DueReminder {
     pub collapsed: Vec<i32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialized only to carry a run's state into the run it continues as (see `steps`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct InvoiceState {
     input: InvoiceWorkflowInput,
     record: Option<InvoiceRecord>,
@@ -121,6 +126,9 @@ pub(super) struct InvoiceState {
     event_seq: u64,
     pending_events: Vec<ProjectedEvent>,
     pending_payments: Vec<PaymentRequest>,
+    /// Why Postgres refused the last projection for good (a value it cannot store): the row
+    /// shows the invoice as needing attention, and the run waits for ops to retry.
+    projection_refused: Option<String>,
     /// Bumped by every change the main loop must look at, so it wakes up.
     wakeups: u64,
 }
@@ -157,6 +165,7 @@ impl InvoiceState {
             event_seq: 0,
             pending_events: Vec::new(),
             pending_payments: Vec::new(),
+            projection_refused: None,
             wakeups: 0,
         }
     }
@@ -229,6 +238,18 @@ impl InvoiceState {
     }
 
     pub(super) fn view(&self) -> StatusView {
+        if let Some(reason) = &self.projection_refused {
+            return StatusView {
+                status: InvoiceStatus::NeedsAttention,
+                attention_reason: Some(reason.clone()),
+                next_action: None,
+                ..self.view_of_state()
+            };
+        }
+        self.view_of_state()
+    }
+
+    fn view_of_state(&self) -> StatusView {
         StatusView {
             status: self.status,
             number: self.number.clone(),
@@ -348,6 +369,71 @@ impl InvoiceState {
         }
     }
 
+    /// Postgres refused `refused` for good. Its events and payments go back to be written with
+    /// the next projection (nothing is lost), and the invoice waits, parked, for ops: what
+    /// [`Self::attention`] writes instead.
+    pub(super) fn projection_refused(&mut self, refused: Projection, reason: String) {
+        let (mut events, mut payments) = (refused.events, refused.payments);
+        events.append(&mut self.pending_events);
+        payments.append(&mut self.pending_payments);
+        self.pending_events = events;
+        self.pending_payments = payments;
+        self.projection_refused = Some(reason);
+        self.wakeups += 1;
+    }
+
+    /// Events this run's history may reach before the run continues as new.
+    pub(super) fn history_limit(&self) -> u32 {
+        self.input.history_limit.unwrap_or(MAX_HISTORY_EVENTS)
+    }
+
+    /// Anything not yet written to Postgres (it is, before the run continues as new).
+    pub(super) fn has_unprojected(&self) -> bool {
+        !self.pending_events.is_empty()
+            || !self.pending_payments.is_empty()
+            || self.projection_refused.is_some()
+    }
+
+    /// The input of the run this one continues as: the state as it stands, handed over whole.
+    pub(super) fn continued_input(
+        &self,
+        stage: Stage,
+        receipts: u32,
+        local_steps: bool,
+    ) -> InvoiceWorkflowInput {
+        let mut input = self.input.clone();
+        input.continued =
+            Some(Box::new(ContinuedRun { state: self.clone(), stage, receipts, local_steps }));
+        input
+    }
+
+    /// Whether a refused projection waits to be written again.
+    pub(super) fn projection_pending(&self) -> bool {
+        self.projection_refused.is_some()
+    }
+
+    /// What the row shows while a projection is refused: needs attention, and why. With its own
+    /// version, so that a stale projection cannot overwrite it.
+    pub(super) fn attention(&mut self, at: DateTime<Utc>) -> AttentionRecord {
+        let micros = u64::try_from(at.timestamp_micros()).unwrap_or(0);
+        self.version = (self.version + 1).max(micros);
+        AttentionRecord {
+            org_id: self.input.org_id,
+            invoice_id: self.input.invoice_id,
+            version: self.version,
+            reason: self.projection_refused.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Ops retried (or someone voided) the invoice parked by a refused projection: it is
+    /// written again.
+    pub(super) fn projection_retry_started(&mut self) {
+        self.projection_refused = None;
+        if self.request == Request::Retry {
+            self.request = Request::None;
+        }
+    }
+
     // ---- the draft stage -----------------------------------------------------------------
 
     /// The first step stored the invoice (or found it stored, when ops started the run again:
@@ -380,6 +466,37 @@ impl InvoiceState {
         if self.amount_paid != 0 && self.status != InvoiceStatus::Draft {
             self.status = self.settled_status();
         }
+    }
+
+    /// A run that continues an earlier one read the row first. Normally the row holds what the
+    /// handed-over state holds; after ops reset a failed continued run, it also holds the
+    /// payments that run recorded after it had continued, and the row's money wins.
+    pub(super) fn resumed(&mut self, record: &InvoiceRecord) {
+        let stored = &record.stored;
+        if stored.event_ids.iter().all(|id| self.seen_events.contains(id)) {
+            return;
+        }
+        self.seen_events.extend(stored.event_ids.iter().cloned());
+        self.amount_paid = stored.amount_paid;
+        self.refunded_by_reference.clone_from(&stored.refunded_by_reference);
+        self.paid_at = stored.paid_at;
+        if matches!(
+            self.status,
+            InvoiceStatus::Void | InvoiceStatus::NeedsAttention | InvoiceStatus::Draft
+        ) {
+            return;
+        }
+        self.status = if self.amount_paid >= self.total() {
+            self.commands.clear();
+            InvoiceStatus::Paid
+        } else if self.amount_paid > 0 {
+            InvoiceStatus::PartiallyPaid
+        } else if self.overdue_marked {
+            InvoiceStatus::Overdue
+        } else {
+            InvoiceStatus::Sent
+        };
+        self.wakeups += 1;
     }
 
     pub(super) fn request_finalize(&mut self, actor: Actor, at: DateTime<Utc>) -> StatusView {

@@ -45,6 +45,8 @@ fn input(draft: bool) -> InvoiceWorkflowInput {
             reference: None,
         },
         actor: Actor::System,
+        history_limit: None,
+        continued: None,
     }
 }
 

@@ -179,12 +179,14 @@ impl InvoiceState {
         if self.is_voiding() {
             return refuse(RefusalCode::BeingVoided, "the invoice is being voided");
         }
-        if self.status != InvoiceStatus::NeedsAttention || self.request == Request::Retry {
+        let parked =
+            self.status == InvoiceStatus::NeedsAttention || self.projection_refused.is_some();
+        if !parked || self.request == Request::Retry {
             return refuse(
                 RefusalCode::NotRetryable,
                 format!(
                     "only an invoice that needs attention can be retried; this one is {}",
-                    self.status
+                    self.view().status
                 ),
             );
         }
