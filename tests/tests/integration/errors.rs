@@ -208,10 +208,19 @@ async fn housekeeping_forgets_what_served_its_purpose(db: PgPool) {
     exec("INSERT INTO payment_provider_events (id, provider, type, received_at, processed_at)
           VALUES ('evt_old', 'stripe', 'x', now() - interval '100 days', now() - interval '100 days'),
                  ('evt_new', 'stripe', 'x', now(), now())").await;
+    // An account link that expired two days ago (registering wrote a fresh one, which stays).
+    exec("INSERT INTO account_tokens (id, user_id, purpose, email, expires_at)
+          SELECT gen_random_uuid(), id, 'reset_password', email, now() - interval '2 days' FROM users")
+    .await;
     let pruned = invoice_api::housekeeping::prune_once(&db).await.unwrap();
     assert_eq!(
-        (pruned.refresh_tokens, pruned.login_throttle, pruned.payment_provider_events),
-        (1, 1, 1),
+        (
+            pruned.refresh_tokens,
+            pruned.login_throttle,
+            pruned.payment_provider_events,
+            pruned.account_tokens
+        ),
+        (1, 1, 1, 1),
         "{pruned:?}"
     );
     // What is still of use stays: the live session, the recent event.
@@ -229,4 +238,7 @@ async fn housekeeping_forgets_what_served_its_purpose(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(left, 1);
+    let links: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM account_tokens").fetch_one(&db).await.unwrap();
+    assert_eq!(links, 1);
 }
