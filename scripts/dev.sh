@@ -37,6 +37,7 @@ if [ -z "${JWT_SECRET:-}" ]; then
   export JWT_SECRET
 fi
 
+ensure_mold
 ensure_venv
 ensure_postgres "$DATABASE_URL"
 

@@ -251,6 +251,30 @@ sqlx_prepare() {
   psql -q "$base/postgres" -c "DROP DATABASE $db" >/dev/null
 }
 
+# mold (Debian's package) links the tree's many binaries (each test target links everything)
+# several times faster than the system linker. Installed when missing and we are allowed to; a
+# build goes on with the system linker when it cannot be.
+ensure_mold() {
+  command -v mold >/dev/null && return 0
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  command -v apt-get >/dev/null || return 0
+  say "installing mold (apt-get install mold), a faster linker"
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mold >/dev/null; } \
+    || say "could not install mold; linking with the system linker"
+  link_with_mold
+}
+
+# Every build of the project's scripts links with mold when it is there, so that they all share
+# one build of the dependencies (a change of flags rebuilds everything). A RUSTFLAGS of the
+# caller's own is left alone.
+link_with_mold() {
+  if [ -z "${RUSTFLAGS:-}" ] && command -v mold >/dev/null; then
+    export RUSTFLAGS="-C link-arg=-fuse-ld=mold"
+  fi
+}
+link_with_mold
+
 # Makes the workspace's own crates compile through clippy with every warning an error, in
 # whatever cargo command follows (build, test, nextest): `cargo clippy`'s mechanism, minus its
 # separate check-mode compilation of the whole dependency tree. Builds that set this and builds

@@ -34,7 +34,8 @@ report_phases() {
   [ "$status" = 0 ] || printf '\033[1;31mmake test failed\033[0m (during: %s)\n' "${phase_names[-1]:-setup}" >&2
 }
 
-phase "setting up (Python tools, Postgres, sqlx-cli, the web app's packages, promtool)"
+phase "setting up (mold, Python tools, Postgres, sqlx-cli, the web app's packages, promtool)"
+ensure_mold
 ensure_venv
 # sqlx::test creates a fresh database per test on this server.
 export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
