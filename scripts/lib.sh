@@ -49,6 +49,35 @@ ensure_fuzz_venv() {
   fi
 }
 
+# The Terraform checks' tools (scripts/check-terraform.sh), in their own venv .venv-terraform:
+# checkov, and python-hcl2 to parse every file. checkov brings its own fork of the HCL parser
+# (bc-python-hcl2), which installs the same `hcl2` module, so python-hcl2 goes into a directory
+# of its own ($TERRAFORM_HCL2_LIB, put on PYTHONPATH for the parse only) rather than over it.
+# Reinstalled only when the pins below change.
+TERRAFORM_VENV="$ROOT/.venv-terraform"
+TERRAFORM_HCL2_LIB="$TERRAFORM_VENV/hcl2-lib"
+CHECKOV_VERSION=3.3.30
+PYTHON_HCL2_VERSION=8.1.4
+ensure_terraform_venv() {
+  command -v python3 >/dev/null || die "python3 is required (install Python 3.10+)."
+  if [ ! -x "$TERRAFORM_VENV/bin/python" ]; then
+    say "creating $TERRAFORM_VENV"
+    python3 -m venv "$TERRAFORM_VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)."
+  fi
+  local stamp="$TERRAFORM_VENV/.requirements"
+  local want="checkov==$CHECKOV_VERSION python-hcl2==$PYTHON_HCL2_VERSION"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$TERRAFORM_VENV/bin/checkov" ] \
+    || [ ! -d "$TERRAFORM_HCL2_LIB/hcl2" ]; then
+    say "installing the Terraform checks' tools ($want)"
+    "$TERRAFORM_VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
+      || die "pip install checkov failed; is PyPI reachable?"
+    rm -rf "$TERRAFORM_HCL2_LIB"
+    "$TERRAFORM_VENV/bin/pip" install --quiet --disable-pip-version-check --target "$TERRAFORM_HCL2_LIB" \
+      "python-hcl2==$PYTHON_HCL2_VERSION" || die "pip install python-hcl2 failed; is PyPI reachable?"
+    echo "$want" > "$stamp"
+  fi
+}
+
 # host and port of a postgres:// URL
 pg_host() { python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).hostname or "127.0.0.1")' "$1"; }
 pg_port() { python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).port or 5432)' "$1"; }

@@ -1,0 +1,4 @@
+variable "name" {
+  description = "Prefix of every resource's name, e.g. invoices-production."
+  type        = string
+}
