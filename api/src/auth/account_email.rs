@@ -290,20 +290,14 @@ async fn reset_password(
     let mut tx = state.db.begin().await?;
     let link = find_link(&mut tx, &req.token, Purpose::ResetPassword).await?;
     sqlx::query!(
-        "UPDATE users SET password_hash = $2, sessions_valid_after = now(),
-                email_verified_at = COALESCE(email_verified_at, now())
+        "UPDATE users SET password_hash = $2, email_verified_at = COALESCE(email_verified_at, now())
          WHERE id = $1",
         link.user_id,
         password_hash
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-        link.user_id
-    )
-    .execute(&mut *tx)
-    .await?;
+    super::sessions::end_every_session(&mut tx, link.user_id).await?;
     // This link, and any other reset link still out, are spent.
     sqlx::query!(
         "UPDATE account_tokens SET used_at = now()

@@ -30,6 +30,10 @@ pub struct Claims {
     pub org: Uuid,
     pub iat: i64,
     pub exp: i64,
+    /// The user's session epoch when the token was issued: ending every session counts it up,
+    /// and the token is refused from then on (tokens from before this claim count as 0).
+    #[serde(default)]
+    pub epoch: i32,
     pub iss: String,
     pub aud: String,
     pub jti: Uuid,
@@ -150,13 +154,15 @@ impl JwtKeys {
         self.ttl
     }
 
-    pub fn issue(&self, user_id: Uuid, org_id: Uuid) -> Result<String, JwtError> {
+    /// A token for `user_id` acting in `org_id`, valid while the user's session epoch is `epoch`.
+    pub fn issue(&self, user_id: Uuid, org_id: Uuid, epoch: i32) -> Result<String, JwtError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user_id,
             org: org_id,
             iat: now,
             exp: now + self.ttl.as_secs() as i64,
+            epoch,
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
             jti: Uuid::new_v4(),
@@ -187,7 +193,7 @@ mod tests {
     fn round_trip() {
         let k = keys("0123456789abcdef0123456789abcdef");
         let (user, org) = (Uuid::new_v4(), Uuid::new_v4());
-        let claims = k.verify(&k.issue(user, org).unwrap()).unwrap();
+        let claims = k.verify(&k.issue(user, org, 0).unwrap()).unwrap();
         assert_eq!((claims.sub, claims.org), (user, org));
     }
 
@@ -195,7 +201,7 @@ mod tests {
     fn other_key_is_refused() {
         let a = keys("0123456789abcdef0123456789abcdef");
         let b = keys("fedcba9876543210fedcba9876543210");
-        let token = a.issue(Uuid::new_v4(), Uuid::new_v4()).unwrap();
+        let token = a.issue(Uuid::new_v4(), Uuid::new_v4(), 0).unwrap();
         assert!(matches!(b.verify(&token), Err(JwtError::Invalid(_))));
     }
 
@@ -203,7 +209,7 @@ mod tests {
     fn other_algorithms_are_neither_signed_nor_verified() {
         let k = keys("0123456789abcdef0123456789abcdef");
         let secret = b"0123456789abcdef0123456789abcdef";
-        let claims = k.verify(&k.issue(Uuid::new_v4(), Uuid::new_v4()).unwrap()).unwrap();
+        let claims = k.verify(&k.issue(Uuid::new_v4(), Uuid::new_v4(), 0).unwrap()).unwrap();
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
             &claims,
@@ -211,7 +217,7 @@ mod tests {
         );
         assert!(hs512.is_err(), "HS512 was signed");
         // An HS256 token relabelled HS512 does not verify either.
-        let token = k.issue(Uuid::new_v4(), Uuid::new_v4()).unwrap();
+        let token = k.issue(Uuid::new_v4(), Uuid::new_v4(), 0).unwrap();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;

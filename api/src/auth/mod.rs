@@ -170,7 +170,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Auth, ApiErro
     })?;
     // The role is read on every request, so a demotion or removal takes effect at once.
     let member = sqlx::query!(
-        r#"SELECT m.role, EXTRACT(EPOCH FROM u.sessions_valid_after)::float8 AS valid_after
+        r#"SELECT m.role, u.session_epoch
            FROM memberships m JOIN users u ON u.id = m.user_id
            WHERE m.org_id = $1 AND m.user_id = $2"#,
         claims.org,
@@ -181,8 +181,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Auth, ApiErro
     let role = member.as_ref().and_then(|m| Role::parse(&m.role)).ok_or_else(|| {
         ApiError::unauthorized("invalid_token", "You are no longer a member of this organisation.")
     })?;
-    // Logged out everywhere after this token was issued (`iat` has whole seconds).
-    if member.and_then(|m| m.valid_after).is_some_and(|after| (claims.iat as f64) < after.floor()) {
+    // Every session of the user ended (logged out everywhere, password reset) since this token
+    // was issued.
+    if member.is_some_and(|m| m.session_epoch != claims.epoch) {
         return Err(ApiError::unauthorized(
             "session_ended",
             "This session was ended (logged out everywhere); log in again.",

@@ -190,7 +190,7 @@ async fn register(
     }
 
     let session = Session {
-        access_token: state.jwt.issue(user_id, org_id).map_err(anyhow::Error::from)?,
+        access_token: state.jwt.issue(user_id, org_id, 0).map_err(anyhow::Error::from)?,
         refresh_token: Some(refresh_token),
         token_type: "Bearer",
         expires_in: state.jwt.ttl().as_secs(),
@@ -220,7 +220,8 @@ async fn login(
     throttle::attempt(&state.db, &state.auth, &keys).await?;
 
     let user = sqlx::query!(
-        "SELECT id, email, password_hash, created_at, email_verified_at IS NOT NULL AS \"email_verified!\"
+        "SELECT id, email, password_hash, created_at, session_epoch,
+                email_verified_at IS NOT NULL AS \"email_verified!\"
          FROM users WHERE lower(email) = lower($1)",
         email
     )
@@ -243,7 +244,10 @@ async fn login(
             .await?;
     tx.commit().await?;
     let session = Session {
-        access_token: state.jwt.issue(user.id, organization.id).map_err(anyhow::Error::from)?,
+        access_token: state
+            .jwt
+            .issue(user.id, organization.id, user.session_epoch)
+            .map_err(anyhow::Error::from)?,
         refresh_token: Some(refresh_token),
         token_type: "Bearer",
         expires_in: state.jwt.ttl().as_secs(),
@@ -358,7 +362,8 @@ async fn rotate(
     .execute(&mut *tx)
     .await?;
     let user = sqlx::query!(
-        r#"SELECT email, created_at, email_verified_at IS NOT NULL AS "email_verified!"
+        r#"SELECT email, created_at, session_epoch,
+                  email_verified_at IS NOT NULL AS "email_verified!"
            FROM users WHERE id = $1"#,
         row.user_id
     )
@@ -366,7 +371,10 @@ async fn rotate(
     .await?;
     tx.commit().await?;
     Ok(Session {
-        access_token: state.jwt.issue(row.user_id, organization.id).map_err(anyhow::Error::from)?,
+        access_token: state
+            .jwt
+            .issue(row.user_id, organization.id, user.session_epoch)
+            .map_err(anyhow::Error::from)?,
         refresh_token: Some(next),
         token_type: "Bearer",
         expires_in: state.jwt.ttl().as_secs(),

@@ -1,6 +1,6 @@
 //! "Log out everywhere": ends every session of the caller at once, on every device. Refresh
-//! tokens are revoked, and access tokens issued before now are refused from the next request
-//! on (they would otherwise live out their 15 minutes).
+//! tokens are revoked, and access tokens issued before are refused from the next request on
+//! (they would otherwise live out their 15 minutes).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,7 +22,20 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn logout_everywhere(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
     let user_id = auth.require_person(Role::Viewer)?;
     let mut tx = state.db.begin().await?;
-    sqlx::query!("UPDATE users SET sessions_valid_after = now() WHERE id = $1", user_id)
+    end_every_session(&mut tx, user_id).await?;
+    tx.commit().await?;
+    tracing::info!(user.id = %user_id, "logged out everywhere");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of `user_id` when `tx` commits: its refresh tokens are revoked, and its
+/// session epoch counts up, so every access token issued before is refused. A token issued
+/// concurrently read the old epoch, so it is refused too; nothing depends on clocks.
+pub(crate) async fn end_every_session(
+    tx: &mut sqlx::PgConnection,
+    user_id: uuid::Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1", user_id)
         .execute(&mut *tx)
         .await?;
     sqlx::query!(
@@ -31,7 +44,5 @@ async fn logout_everywhere(State(state): State<AppState>, auth: Auth) -> ApiResu
     )
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    tracing::info!(user.id = %user_id, "logged out everywhere");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
