@@ -14,8 +14,10 @@ workspace crate it depends on (path or workspace dependencies, followed through 
 - `EnvFilter::try_from_default_env` / `from_default_env`: RUST_LOG.
 
 The task definitions' variables are read from the compute module with python-hcl2: the
-`locals` that each task definition's container_definitions refers to, followed through the
-locals that those refer to, contribute the keys of their map literals.
+`locals` that each task definition's container_definitions refers to (for a resource with
+`for_each = local.<map>`, one task definition per key: its container_definitions and that key's
+entry, each.value), followed through the locals that those refer to, contribute the keys of
+their map literals.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def variables_read(directories: list[pathlib.Path]) -> dict[str, set[str]]:
 
 
 def task_definition_variables() -> dict[str, set[str]]:
-    """Task definition (api, worker) => the variable names its container gets."""
+    """Task definition (api, worker, ...) => the variable names its container gets."""
     with COMPUTE.open() as f:
         parsed = hcl2.load(f)
     local_values: dict[str, object] = {}
@@ -154,7 +156,18 @@ def task_definition_variables() -> dict[str, set[str]]:
             if kind.strip('"') != "aws_ecs_task_definition":
                 continue
             for name, body in resources.items():
-                definitions[name.strip('"')] = str(body["container_definitions"])
+                container = str(body["container_definitions"])
+                if "for_each" not in body:
+                    definitions[name.strip('"')] = container
+                    continue
+                # One task definition per key of a local map (`for_each = local.tasks`): its
+                # container definition is the common one and that key's entry (each.value).
+                match = re.fullmatch(r"\$\{local\.(\w+)\}", str(body["for_each"]))
+                tasks = local_values.get(match.group(1)) if match else None
+                if not isinstance(tasks, dict):
+                    sys.exit(f"{COMPUTE.relative_to(ROOT)}: aws_ecs_task_definition {name}: for_each is not a local map: {body['for_each']}")
+                for key, entry in tasks.items():
+                    definitions[key.strip('"')] = container + str(entry)
 
     def names_from(text: str, visited: set[str]) -> set[str]:
         names: set[str] = set()

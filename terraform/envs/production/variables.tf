@@ -1,3 +1,7 @@
+# This environment's inputs (terraform.tfvars). The sizes and retention have their defaults
+# here; the rest go to ../../modules/platform as they are, whose variables.tf describes,
+# types and validates them (a null default here means the platform's default).
+
 variable "aws_region" {
   description = "Region of everything (also AWS_REGION for the binaries: S3 and SES)."
   type        = string
@@ -8,80 +12,6 @@ variable "environment" {
   description = "The environment's name, part of every resource's name."
   type        = string
   default     = "production"
-}
-
-variable "domain" {
-  description = "Host name of the API and hosted invoice pages, e.g. invoices.example.com."
-  type        = string
-}
-
-variable "email_domain" {
-  description = "The SES sending domain, e.g. example.com (EMAIL_FROM's address is at it)."
-  type        = string
-}
-
-variable "email_from" {
-  description = "EMAIL_FROM, e.g. `Example Invoices <invoices@example.com>`."
-  type        = string
-}
-
-variable "route53_zone_id" {
-  description = "Hosted zone of domain and email_domain; empty: publish the certificate and DKIM records by hand (see the outputs)."
-  type        = string
-  default     = ""
-}
-
-variable "api_image" {
-  description = "invoice-api image, e.g. <account>.dkr.ecr.<region>.amazonaws.com/invoice-api@sha256:..."
-  type        = string
-}
-
-variable "worker_image" {
-  description = "invoice-worker image."
-  type        = string
-}
-
-variable "temporal_cli_image" {
-  description = "An image with the `temporal` CLI and sh, for registering the search attributes."
-  type        = string
-}
-
-variable "payment_provider" {
-  description = "PAYMENT_PROVIDER: `stripe` or `none`."
-  type        = string
-  default     = "stripe"
-
-  validation {
-    condition     = contains(["stripe", "none"], var.payment_provider)
-    error_message = "payment_provider must be `stripe` or `none`; the binaries refuse `test` in production."
-  }
-}
-
-variable "temporal_address" {
-  description = "TEMPORAL_ADDRESS of the Temporal Cloud namespace (or a self-hosted frontend)."
-  type        = string
-}
-
-variable "temporal_namespace" {
-  description = "TEMPORAL_NAMESPACE."
-  type        = string
-}
-
-variable "temporal_auth" {
-  description = "`api_key` (TEMPORAL_API_KEY) or `mtls` (TEMPORAL_TLS_CLIENT_CERT_DATA and _KEY_DATA)."
-  type        = string
-  default     = "api_key"
-
-  validation {
-    condition     = contains(["api_key", "mtls"], var.temporal_auth)
-    error_message = "temporal_auth must be `api_key` or `mtls`."
-  }
-}
-
-variable "alarm_emails" {
-  description = "Addresses the CloudWatch alarms are sent to."
-  type        = list(string)
-  default     = []
 }
 
 variable "availability_zones" {
@@ -125,3 +55,19 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+# Required.
+variable "domain" { type = string }
+variable "email_domain" { type = string }
+variable "email_from" { type = string }
+variable "api_image" { type = string }
+variable "worker_image" { type = string }
+variable "temporal_cli_image" { type = string }
+variable "temporal_address" { type = string }
+variable "temporal_namespace" { type = string }
+
+# Optional.
+variable "route53_zone_id" { default = null }
+variable "payment_provider" { default = null }
+variable "temporal_auth" { default = null }
+variable "alarm_emails" { default = null }

@@ -1,21 +1,8 @@
+# Providers and versions: ../../modules/platform/versions.tf. The state is in S3, locked with
+# DynamoDB (terraform/README.md, "Applying"); replace the REPLACE-ME placeholders, or pass
+# -backend-config=bucket=... -backend-config=dynamodb_table=... -backend-config=region=... to
+# `terraform init`. Backend blocks cannot read variables.
 terraform {
-  required_version = ">= 1.6.0"
-
-  required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = "~> 5.70"
-    }
-    random = {
-      source  = "hashicorp/random"
-      version = "~> 3.6"
-    }
-  }
-
-  # State in S3, locked with DynamoDB. The bucket and the table exist before this environment
-  # (terraform/README.md, "State"); replace the REPLACE-ME placeholders, or leave them and pass
-  # -backend-config=bucket=... -backend-config=dynamodb_table=... -backend-config=region=... to
-  # `terraform init`. Backend blocks cannot read variables.
   backend "s3" {
     bucket         = "REPLACE-ME-terraform-state"
     key            = "invoices/staging/terraform.tfstate"
@@ -28,10 +15,6 @@ terraform {
 provider "aws" {
   region = var.aws_region
   default_tags {
-    tags = {
-      Project     = "invoices"
-      Environment = var.environment
-      ManagedBy   = "terraform"
-    }
+    tags = { Project = "invoices", Environment = var.environment, ManagedBy = "terraform" }
   }
 }

@@ -147,7 +147,7 @@ locals {
 # --- Logs ------------------------------------------------------------------------------------------
 
 resource "aws_cloudwatch_log_group" "tasks" {
-  for_each          = toset(["api", "worker", "migrate", "search-attributes"])
+  for_each          = toset(keys(local.tasks))
   name              = "/${var.name}/${each.key}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
@@ -698,52 +698,77 @@ resource "aws_wafv2_web_acl_logging_configuration" "main" {
 }
 
 # --- Task definitions --------------------------------------------------------------------------
+# The API and the worker (the services), and two one-shot tasks run before a deployment:
+# migrate, `invoice-api migrate` (creates the database if missing, applies pending migrations,
+# exits), with the API's image and configuration since its command line parses the API's whole
+# configuration (JWT_SECRET included) before it runs the subcommand; and search-attributes, which
+# registers temporal/search-attributes.txt on the namespace (idempotent). Each task differs from
+# the others only in its entry here; `container` is merged over the common container definition.
 
-resource "aws_ecs_task_definition" "api" {
-  family                   = "${var.name}-api"
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = var.api_cpu
-  memory                   = var.api_memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.api.arn
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
-  }
-  volume {
-    name = local.tmp_volume
-  }
-
-  container_definitions = jsonencode([merge(local.container_hardening, {
-    name         = "api"
-    image        = var.api_image
-    essential    = true
-    command      = ["serve"]
-    portMappings = [{ containerPort = 8080, protocol = "tcp" }]
-    environment  = local.api_container_environment
-    secrets      = local.api_container_secrets
-    # The API finishes in-flight requests on SIGTERM; the ALB has stopped sending by then.
-    stopTimeout = 30
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.tasks["api"].name
-        awslogs-region        = local.region
-        awslogs-stream-prefix = "api"
+locals {
+  tasks = {
+    api = {
+      cpu    = var.api_cpu
+      memory = var.api_memory
+      role   = aws_iam_role.api.arn
+      container = {
+        image        = var.api_image
+        command      = ["serve"]
+        portMappings = [{ containerPort = 8080, protocol = "tcp" }]
+        environment  = local.api_container_environment
+        secrets      = local.api_container_secrets
+        # The API finishes in-flight requests on SIGTERM; the ALB has stopped sending by then.
+        stopTimeout = 30
       }
     }
-  })])
+    worker = {
+      cpu    = var.worker_cpu
+      memory = var.worker_memory
+      role   = aws_iam_role.worker.arn
+      container = {
+        image       = var.worker_image
+        environment = local.worker_container_environment
+        secrets     = local.worker_container_secrets
+        # On SIGTERM the worker stops polling and finishes its in-flight tasks: give it Fargate's
+        # longest grace period before SIGKILL.
+        stopTimeout = 120
+      }
+    }
+    migrate = {
+      cpu    = 256
+      memory = 512
+      role   = aws_iam_role.api.arn
+      container = {
+        image       = var.api_image
+        command     = ["migrate"]
+        environment = local.api_container_environment
+        secrets     = local.api_container_secrets
+      }
+    }
+    "search-attributes" = {
+      cpu    = 256
+      memory = 512
+      role   = aws_iam_role.temporal_cli.arn
+      container = {
+        image       = var.temporal_cli_image
+        entryPoint  = ["sh", "-c"]
+        command     = [local.register_search_attributes]
+        environment = local.temporal_cli_container_environment
+        secrets     = local.temporal_cli_container_secrets
+      }
+    }
+  }
 }
 
-resource "aws_ecs_task_definition" "worker" {
-  family                   = "${var.name}-worker"
+resource "aws_ecs_task_definition" "tasks" {
+  for_each                 = local.tasks
+  family                   = "${var.name}-${each.key}"
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
-  cpu                      = var.worker_cpu
-  memory                   = var.worker_memory
+  cpu                      = each.value.cpu
+  memory                   = each.value.memory
   execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.worker.arn
+  task_role_arn            = each.value.role
   runtime_platform {
     operating_system_family = "LINUX"
     cpu_architecture        = "X86_64"
@@ -753,96 +778,17 @@ resource "aws_ecs_task_definition" "worker" {
   }
 
   container_definitions = jsonencode([merge(local.container_hardening, {
-    name        = "worker"
-    image       = var.worker_image
-    essential   = true
-    environment = local.worker_container_environment
-    secrets     = local.worker_container_secrets
-    # On SIGTERM the worker stops polling and finishes its in-flight tasks: give it Fargate's
-    # longest grace period before SIGKILL.
-    stopTimeout = 120
+    name      = each.key
+    essential = true
     logConfiguration = {
       logDriver = "awslogs"
       options = {
-        awslogs-group         = aws_cloudwatch_log_group.tasks["worker"].name
+        awslogs-group         = aws_cloudwatch_log_group.tasks[each.key].name
         awslogs-region        = local.region
-        awslogs-stream-prefix = "worker"
+        awslogs-stream-prefix = each.key
       }
     }
-  })])
-}
-
-# One-shot: `invoice-api migrate` (creates the database if missing, applies pending migrations,
-# exits). Same image and configuration as the API: its command line parses the API's whole
-# configuration (JWT_SECRET included) before it runs the subcommand.
-resource "aws_ecs_task_definition" "migrate" {
-  family                   = "${var.name}-migrate"
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = 256
-  memory                   = 512
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.api.arn
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
-  }
-  volume {
-    name = local.tmp_volume
-  }
-
-  container_definitions = jsonencode([merge(local.container_hardening, {
-    name        = "migrate"
-    image       = var.api_image
-    essential   = true
-    command     = ["migrate"]
-    environment = local.api_container_environment
-    secrets     = local.api_container_secrets
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.tasks["migrate"].name
-        awslogs-region        = local.region
-        awslogs-stream-prefix = "migrate"
-      }
-    }
-  })])
-}
-
-# One-shot: register temporal/search-attributes.txt on the namespace (idempotent).
-resource "aws_ecs_task_definition" "search_attributes" {
-  family                   = "${var.name}-search-attributes"
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = 256
-  memory                   = 512
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.temporal_cli.arn
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
-  }
-  volume {
-    name = local.tmp_volume
-  }
-
-  container_definitions = jsonencode([merge(local.container_hardening, {
-    name        = "search-attributes"
-    image       = var.temporal_cli_image
-    essential   = true
-    entryPoint  = ["sh", "-c"]
-    command     = [local.register_search_attributes]
-    environment = local.temporal_cli_container_environment
-    secrets     = local.temporal_cli_container_secrets
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.tasks["search-attributes"].name
-        awslogs-region        = local.region
-        awslogs-stream-prefix = "search-attributes"
-      }
-    }
-  })])
+  }, each.value.container)])
 }
 
 # --- Services ------------------------------------------------------------------------------------
@@ -853,7 +799,7 @@ resource "aws_ecs_task_definition" "search_attributes" {
 resource "aws_ecs_service" "api" {
   name                              = "api"
   cluster                           = aws_ecs_cluster.main.id
-  task_definition                   = aws_ecs_task_definition.api.arn
+  task_definition                   = aws_ecs_task_definition.tasks["api"].arn
   desired_count                     = var.api_min_count
   launch_type                       = "FARGATE"
   platform_version                  = "LATEST"
@@ -891,7 +837,7 @@ resource "aws_ecs_service" "api" {
 resource "aws_ecs_service" "worker" {
   name                   = "worker"
   cluster                = aws_ecs_cluster.main.id
-  task_definition        = aws_ecs_task_definition.worker.arn
+  task_definition        = aws_ecs_task_definition.tasks["worker"].arn
   desired_count          = var.worker_min_count
   launch_type            = "FARGATE"
   platform_version       = "LATEST"
@@ -917,21 +863,31 @@ resource "aws_ecs_service" "worker" {
 }
 
 # --- Autoscaling -----------------------------------------------------------------------------------
+# Both services scale on CPU; the API also on ALB requests per task, the worker on its backlog.
 
-resource "aws_appautoscaling_target" "api" {
-  service_namespace  = "ecs"
-  resource_id        = "service/${aws_ecs_cluster.main.name}/${aws_ecs_service.api.name}"
-  scalable_dimension = "ecs:service:DesiredCount"
-  min_capacity       = var.api_min_count
-  max_capacity       = var.api_max_count
+locals {
+  scaling = {
+    api    = { service = aws_ecs_service.api.name, min = var.api_min_count, max = var.api_max_count }
+    worker = { service = aws_ecs_service.worker.name, min = var.worker_min_count, max = var.worker_max_count }
+  }
 }
 
-resource "aws_appautoscaling_policy" "api_cpu" {
-  name               = "${var.name}-api-cpu"
+resource "aws_appautoscaling_target" "services" {
+  for_each           = local.scaling
+  service_namespace  = "ecs"
+  resource_id        = "service/${aws_ecs_cluster.main.name}/${each.value.service}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = each.value.min
+  max_capacity       = each.value.max
+}
+
+resource "aws_appautoscaling_policy" "cpu" {
+  for_each           = aws_appautoscaling_target.services
+  name               = "${var.name}-${each.key}-cpu"
   policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.api.service_namespace
-  resource_id        = aws_appautoscaling_target.api.resource_id
-  scalable_dimension = aws_appautoscaling_target.api.scalable_dimension
+  service_namespace  = each.value.service_namespace
+  resource_id        = each.value.resource_id
+  scalable_dimension = each.value.scalable_dimension
   target_tracking_scaling_policy_configuration {
     target_value       = var.cpu_target_percent
     scale_in_cooldown  = 300
@@ -945,9 +901,9 @@ resource "aws_appautoscaling_policy" "api_cpu" {
 resource "aws_appautoscaling_policy" "api_requests" {
   name               = "${var.name}-api-requests"
   policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.api.service_namespace
-  resource_id        = aws_appautoscaling_target.api.resource_id
-  scalable_dimension = aws_appautoscaling_target.api.scalable_dimension
+  service_namespace  = aws_appautoscaling_target.services["api"].service_namespace
+  resource_id        = aws_appautoscaling_target.services["api"].resource_id
+  scalable_dimension = aws_appautoscaling_target.services["api"].scalable_dimension
   target_tracking_scaling_policy_configuration {
     target_value       = var.api_requests_per_target
     scale_in_cooldown  = 300
@@ -959,39 +915,15 @@ resource "aws_appautoscaling_policy" "api_requests" {
   }
 }
 
-resource "aws_appautoscaling_target" "worker" {
-  service_namespace  = "ecs"
-  resource_id        = "service/${aws_ecs_cluster.main.name}/${aws_ecs_service.worker.name}"
-  scalable_dimension = "ecs:service:DesiredCount"
-  min_capacity       = var.worker_min_count
-  max_capacity       = var.worker_max_count
-}
-
-resource "aws_appautoscaling_policy" "worker_cpu" {
-  name               = "${var.name}-worker-cpu"
-  policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.worker.service_namespace
-  resource_id        = aws_appautoscaling_target.worker.resource_id
-  scalable_dimension = aws_appautoscaling_target.worker.scalable_dimension
-  target_tracking_scaling_policy_configuration {
-    target_value       = var.cpu_target_percent
-    scale_in_cooldown  = 300
-    scale_out_cooldown = 60
-    predefined_metric_specification {
-      predefined_metric_type = "ECSServiceAverageCPUUtilization"
-    }
-  }
-}
-
 # Work waiting in the task queue is the signal CPU misses (activities waiting on Stripe or SES
 # use little CPU). Target tracking on a metric nobody publishes yet does nothing (no data), so
 # this is safe to create before the publisher runs.
 resource "aws_appautoscaling_policy" "worker_backlog" {
   name               = "${var.name}-worker-backlog"
   policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.worker.service_namespace
-  resource_id        = aws_appautoscaling_target.worker.resource_id
-  scalable_dimension = aws_appautoscaling_target.worker.scalable_dimension
+  service_namespace  = aws_appautoscaling_target.services["worker"].service_namespace
+  resource_id        = aws_appautoscaling_target.services["worker"].resource_id
+  scalable_dimension = aws_appautoscaling_target.services["worker"].scalable_dimension
   target_tracking_scaling_policy_configuration {
     target_value       = var.worker_backlog_metric.target
     scale_in_cooldown  = 600

@@ -34,8 +34,8 @@ output "certificate_validation_records" {
 output "one_shot_task_definitions" {
   description = "Task definitions to run before a deployment: the migrations and the search attributes."
   value = {
-    migrate           = aws_ecs_task_definition.migrate.arn
-    search_attributes = aws_ecs_task_definition.search_attributes.arn
+    migrate           = aws_ecs_task_definition.tasks["migrate"].arn
+    search_attributes = aws_ecs_task_definition.tasks["search-attributes"].arn
   }
 }
 
