@@ -54,6 +54,10 @@ RUN apt-get update \
 # The local object store's directory (STORAGE_BACKEND=local, compose.yaml), owned by the
 # runtime user so that a named volume mounted there starts out writable by it. Production
 # uses S3 and never writes here.
+# The CA bundle of RDS, so that DATABASE_URL can verify the database's certificate and name
+# (sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem, as terraform/ sets it):
+# RDS's CAs are not in the system's trust store. Fetched at build time, never at run time.
+ADD --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
 ENV LOG_FORMAT=json
 # Numeric, so that orchestrators that insist on a non-root user (runAsNonRoot) can verify it.
 USER 10001:10001

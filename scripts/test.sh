@@ -103,6 +103,9 @@ phase "building everything with clippy (-D warnings) and checking .sqlx/ (cargo 
 export_clippy_build
 sqlx_prepare --check
 
+phase "Postgres over TLS: verify-full against a test CA (scripts/postgres-tls.sh)"
+scripts/postgres-tls.sh
+
 phase "checking and unit-testing the web app (tsc, ESLint, Vitest)"
 (cd frontend && npm run --silent typecheck && npm run --silent lint && npm run --silent test)
 

@@ -1,7 +1,7 @@
 # RDS PostgreSQL: KMS-encrypted, Multi-AZ in production, automated backups (point-in-time
 # recovery within backup_retention_days), deletion protection, and TLS required of every client
 # (rds.force_ssl = 1 below; the binaries also refuse, in production, a DATABASE_URL without
-# sslmode=require or stricter).
+# sslmode=require or stricter; the URL made here verifies the certificate: verify-full).
 
 data "aws_partition" "current" {}
 

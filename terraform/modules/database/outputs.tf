@@ -14,7 +14,7 @@ output "security_group_id" {
 }
 
 output "database_url" {
-  description = "DATABASE_URL for the binaries, TLS required (sslmode=require)."
-  value       = "postgres://${var.username}:${random_password.master.result}@${aws_db_instance.main.address}:${aws_db_instance.main.port}/${var.database_name}?sslmode=require"
+  description = "DATABASE_URL for the binaries: TLS with the certificate and host name verified against RDS's CA bundle, which the images carry."
+  value       = "postgres://${var.username}:${random_password.master.result}@${aws_db_instance.main.address}:${aws_db_instance.main.port}/${var.database_name}?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem"
   sensitive   = true
 }
