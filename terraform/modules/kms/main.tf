@@ -1,5 +1,5 @@
 # One customer-managed key per environment encrypts everything at rest that can take a key of
-# ours: the database and its Performance Insights, the PDF bucket, the secrets, the log groups,
+# ours: the database and its Performance Insights, the PDF bucket, the images, the secrets, the log groups,
 # the SNS topics and the SQS queues. One key keeps the policy below in one place; the services
 # that use it on our behalf are named in it, each limited to this account.
 
@@ -14,7 +14,7 @@ locals {
 }
 
 resource "aws_kms_key" "main" {
-  description             = "${var.name}: data at rest (RDS, S3, Secrets Manager, logs, SNS, SQS)"
+  description             = "${var.name}: data at rest (RDS, S3, ECR, Secrets Manager, logs, SNS, SQS)"
   enable_key_rotation     = true
   deletion_window_in_days = 30
 
