@@ -257,6 +257,21 @@ ensure_promtool() {
   command -v promtool >/dev/null || die "prometheus was installed but promtool is not on PATH."
 }
 
+# haproxy (Debian's package), the TLS terminator in front of the Temporal dev server (which has
+# no TLS options of its own) in scripts/temporal-tls.sh. Only the program is used: the script
+# runs it in the foreground with a configuration of its own, never as the system service.
+ensure_haproxy() {
+  command -v haproxy >/dev/null && return 0
+  say "installing haproxy (apt-get install haproxy) for the Temporal TLS checks"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  command -v apt-get >/dev/null || die "haproxy is required (2.6+); install it."
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends haproxy >/dev/null; }; then
+    die "could not install haproxy; install Debian's 'haproxy' package (2.6+)."
+  fi
+  command -v haproxy >/dev/null || die "haproxy was installed but is not on PATH."
+}
+
 # sqlx-cli (`cargo sqlx`), the version of the sqlx the workspace uses, installed when missing.
 SQLX_CLI_VERSION=0.9.0
 ensure_sqlx_cli() {

@@ -34,8 +34,9 @@ report_phases() {
   [ "$status" = 0 ] || printf '\033[1;31mmake test failed\033[0m (during: %s)\n' "${phase_names[-1]:-setup}" >&2
 }
 
-phase "setting up (mold, Python tools, Postgres, sqlx-cli, the web app's packages, promtool)"
+phase "setting up (mold, haproxy, Python tools, Postgres, sqlx-cli, the web app's packages, promtool)"
 ensure_mold
+ensure_haproxy
 ensure_venv
 # sqlx::test creates a fresh database per test on this server.
 export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -105,6 +106,9 @@ sqlx_prepare --check
 
 phase "Postgres over TLS: verify-full against a test CA (scripts/postgres-tls.sh)"
 scripts/postgres-tls.sh
+
+phase "Temporal over TLS, mTLS and an API key, through haproxy (scripts/temporal-tls.sh)"
+scripts/temporal-tls.sh
 
 phase "checking and unit-testing the web app (tsc, ESLint, Vitest)"
 (cd frontend && npm run --silent typecheck && npm run --silent lint && npm run --silent test)

@@ -239,6 +239,7 @@ impl Config {
         if self.environment.app_env()?.is_production() {
             production::jwt_secret(self.auth.jwt_secret.expose_secret())?;
             production::database_url("DATABASE_URL", &self.database_url)?;
+            invoice_service::temporal::production_check(&self.temporal)?;
             for switch in ["DEMO_DATA", "FAULT_CRASH_EVERY"] {
                 production::dev_switch_off(switch, std::env::var(switch).ok().as_deref())?;
             }

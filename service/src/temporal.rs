@@ -71,8 +71,29 @@ impl From<ConfigError> for SettingsError {
 }
 
 impl TemporalSettings {
-    /// Reads the profile file and the `TEMPORAL_*` variables, then applies the flags.
+    /// Reads the profile file and the `TEMPORAL_*` variables, then applies the flags. An
+    /// `http://` address with TLS configured is an error: the SDK would keep the scheme and send
+    /// everything, API key included, in plain text.
     pub fn load(args: &TemporalArgs) -> Result<Self, SettingsError> {
+        let settings = Self::read(args)?;
+        match settings.plaintext_despite_tls() {
+            Some(problem) => Err(SettingsError(format!("TEMPORAL_ADDRESS {problem}"))),
+            None => Ok(settings),
+        }
+    }
+
+    /// What is wrong when TLS is configured but the address names plain `http://`.
+    fn plaintext_despite_tls(&self) -> Option<String> {
+        (self.tls && self.connection.target.scheme() == "http").then(|| {
+            format!(
+                "is {} (plain http://) while TLS is configured: use https:// or host:port, or \
+                 the connection and its credentials would go unencrypted",
+                self.address
+            )
+        })
+    }
+
+    fn read(args: &TemporalArgs) -> Result<Self, SettingsError> {
         let mut profile =
             load_client_config_profile(LoadClientConfigProfileOptions::default(), None)?;
         if let Some(address) = &args.address {
@@ -107,6 +128,28 @@ impl TemporalSettings {
             tls: false,
             connection,
         })
+    }
+}
+
+/// In production the connection to Temporal must be encrypted: `TEMPORAL_TLS=true`, an API key
+/// (`TEMPORAL_API_KEY`, which implies TLS) or a client certificate, from the variables or the
+/// profile. Settings that do not load are left to the connection, which reports them.
+pub fn production_check(args: &TemporalArgs) -> Result<(), crate::environment::Refusal> {
+    use crate::environment::Refusal;
+    let Ok(settings) = TemporalSettings::read(args) else { return Ok(()) };
+    if !settings.tls {
+        return Err(Refusal::new(
+            "TEMPORAL_TLS",
+            format!(
+                "is off for {}: production reaches Temporal over TLS (TEMPORAL_TLS=true, \
+                 TEMPORAL_API_KEY or TEMPORAL_TLS_CLIENT_CERT_PATH)",
+                settings.address
+            ),
+        ));
+    }
+    match settings.plaintext_despite_tls() {
+        Some(problem) => Err(Refusal::new("TEMPORAL_ADDRESS", problem)),
+        None => Ok(()),
     }
 }
 
@@ -148,17 +191,17 @@ pub enum ConnectError {
 impl ConnectError {
     fn connect(address: &str, cause: ClientConnectError) -> Self {
         let reason = match &cause {
+            // A failed first call names the transport's reason when it has one (a TLS alert
+            // from a server that refused the client certificate).
             ClientConnectError::SystemInfoCallError(status) => {
-                format!("GetSystemInfo failed: {:?}: {}", status.code(), status.message())
-            }
-            // The innermost error says what actually happened ("Connection refused").
-            other => {
-                let mut root: &dyn std::error::Error = other;
-                while let Some(source) = root.source() {
-                    root = source;
+                let mut reason =
+                    format!("GetSystemInfo failed: {:?}: {}", status.code(), status.message());
+                if std::error::Error::source(status).is_some() {
+                    reason = format!("{reason} ({})", root_cause(status));
                 }
-                root.to_string()
+                reason
             }
+            other => root_cause(other),
         };
         Self::Connect { address: address.to_owned(), reason, cause }
     }
@@ -167,19 +210,33 @@ impl ConnectError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Client(_) | Self::GaveUp { .. } => false,
-            Self::Connect { cause, .. } => matches!(
-                cause,
+            Self::Connect { cause, .. } => match cause {
+                // The first call is where a proxy or Temporal Cloud refuses the credentials.
+                ClientConnectError::SystemInfoCallError(status) => !refuses_credentials(status),
                 ClientConnectError::TonicTransportError(_)
-                    | ClientConnectError::SystemInfoCallError(_)
-                    | ClientConnectError::DnsResolutionError { .. }
-            ),
-            Self::Namespace { status, .. } => !matches!(
-                status.code(),
-                Code::PermissionDenied | Code::Unauthenticated | Code::InvalidArgument
-            ),
+                | ClientConnectError::DnsResolutionError { .. } => true,
+                _ => false,
+            },
+            Self::Namespace { status, .. } => {
+                !refuses_credentials(status) && status.code() != Code::InvalidArgument
+            }
             Self::Timeout { .. } => true,
         }
     }
+}
+
+/// The server (or a proxy before it) refused who we are: trying again cannot help.
+fn refuses_credentials(status: &tonic::Status) -> bool {
+    matches!(status.code(), Code::PermissionDenied | Code::Unauthenticated)
+}
+
+/// The innermost error of a chain: what actually happened ("Connection refused", a TLS alert).
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut root = error;
+    while let Some(source) = root.source() {
+        root = source;
+    }
+    root.to_string()
 }
 
 /// One attempt bounded by `timeout`: connect, then check that the namespace exists.
@@ -281,6 +338,31 @@ mod tests {
             let settings = TemporalSettings::plain(address, "default", "q").unwrap();
             assert_eq!(settings.connection.target.scheme(), scheme, "{address}");
         }
+    }
+
+    #[test]
+    fn refused_credentials_are_not_retried() {
+        let refused = |status: tonic::Status| ConnectError::Connect {
+            address: "a:1".into(),
+            reason: String::new(),
+            cause: ClientConnectError::SystemInfoCallError(status),
+        };
+        assert!(!refused(tonic::Status::unauthenticated("bad key")).is_retryable());
+        assert!(!refused(tonic::Status::permission_denied("no")).is_retryable());
+        assert!(refused(tonic::Status::unavailable("starting")).is_retryable());
+    }
+
+    #[test]
+    fn an_http_address_with_tls_is_refused_not_sent_in_plain_text() {
+        let with_tls = |address: &str| {
+            let mut settings = TemporalSettings::plain(address, "default", "q").unwrap();
+            settings.tls = true;
+            settings.plaintext_despite_tls()
+        };
+        assert!(with_tls("http://temporal.internal:7233").is_some());
+        assert!(with_tls("https://temporal.internal:7233").is_none());
+        let plain = TemporalSettings::plain("http://127.0.0.1:7233", "default", "q").unwrap();
+        assert!(plain.plaintext_despite_tls().is_none(), "no TLS asked for: plain is fine");
     }
 
     #[tokio::test]

@@ -41,7 +41,13 @@ async fn main() -> ExitCode {
     let config = Config::parse();
     // A setting that is unsafe where the worker runs stops it here, in one line naming the
     // variable, before it connects anywhere.
-    let provider = match config.providers.check() {
+    let checked = config.providers.check().and_then(|provider| {
+        if config.providers.environment.app_env()?.is_production() {
+            invoice_service::temporal::production_check(&config.temporal)?;
+        }
+        Ok(provider)
+    });
+    let provider = match checked {
         Ok(provider) => provider,
         Err(refusal) => {
             eprintln!("invoice-worker: {refusal}");

@@ -22,7 +22,8 @@ const SAFE: &[(&str, &str)] = &[
     ("PUBLIC_BASE_URL", "https://pay.example.com"),
     ("SMTP_URL", "smtp://smtp.example.com:587?tls=required"),
     // Nothing listens there: a start that got past the checks keeps retrying instead of exiting.
-    ("TEMPORAL_ADDRESS", "http://127.0.0.1:9"),
+    ("TEMPORAL_ADDRESS", "127.0.0.1:9"),
+    ("TEMPORAL_TLS", "true"),
     ("API_ADDR", "127.0.0.1:0"),
     ("LOG_FORMAT", "json"),
 ];
@@ -112,6 +113,13 @@ fn refusals() -> Vec<(&'static [&'static str], Vec<Change>, &'static str)> {
             BOTH,
             vec![("DATABASE_URL", Some("postgres://invoices@db/invoices?sslmode=prefer"))],
             "DATABASE_URL",
+        ),
+        (BOTH, vec![("TEMPORAL_TLS", None)], "TEMPORAL_TLS"),
+        (BOTH, vec![("TEMPORAL_TLS", Some("false"))], "TEMPORAL_TLS"),
+        (
+            BOTH,
+            vec![("TEMPORAL_ADDRESS", Some("http://temporal.internal:7233"))],
+            "TEMPORAL_ADDRESS",
         ),
         (WORKER, vec![("PUBLIC_BASE_URL", Some("http://pay.example.com"))], "PUBLIC_BASE_URL"),
         (WORKER, vec![("SMTP_URL", Some("smtp://smtp.example.com:25"))], "SMTP_URL"),
