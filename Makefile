@@ -14,7 +14,8 @@ test:
 bench:
 	@bash scripts/bench.sh
 
-# Fault injection: 1 000 invoices while the worker, the API and Temporal die (make test: 100).
+# Fault injection: 1 000 invoices through two APIs and two workers while workers, APIs and
+# Temporal die (make test: 100).
 chaos:
 	@bash scripts/chaos.sh
 

@@ -6,7 +6,8 @@
 #   2. End to end: BENCH_INVOICES invoices (default 1 000) through POST /api/invoices until every
 #      one is sent, against the Temporal server's ceiling (as many no-op PingWorkflows), with the
 #      Temporal dev server in memory and then in SQLite-file mode; resident memory of the API and
-#      the worker, idle and at the end.
+#      the worker, idle and at the end. Then in memory again with two workers on the task queue,
+#      to show that throughput scales out on Temporal rather than on one process.
 #   3. Search: SEARCH_INVOICES invoices (default 1 000 000) loaded with COPY; GET /api/invoices
 #      p50/p99 per filter against the bare SQL it runs.
 # Everything runs in the dev profile, whose dependencies (typst, the Temporal core, sqlx) are
@@ -33,10 +34,11 @@ pids=()
 stop_all() { for ((i=${#pids[@]}-1; i>=0; i--)); do stop_pid "${pids[$i]}"; done; pids=(); }
 trap stop_all EXIT
 
-# start_stack <database> <sqlite file or "">: a fresh Temporal dev server, mail catcher, worker
-# and API on a fresh database; sets API_PID and WORKER_PID.
+# start_stack <database> <sqlite file or ""> [workers]: a fresh Temporal dev server, mail
+# catcher, worker(s) (default one) and API on a fresh database; sets API_PID and WORKER_PID (the
+# first worker's).
 start_stack() {
-  local database="$1" sqlite="$2"
+  local database="$1" sqlite="$2" workers="${3:-1}"
   local temporal_port; temporal_port=$(free_port)
   start_temporal "$temporal_port" 0 "$sqlite" "$work/temporal.log"
   pids+=("$TEMPORAL_PID")
@@ -58,20 +60,30 @@ start_stack() {
   export LOG_FORMAT=json RUST_LOG=warn
   psql "${base_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS $database" >/dev/null
   target/debug/invoice-api migrate >/dev/null
-  target/debug/invoice-worker >>"$work/worker.log" 2>&1 &
-  WORKER_PID=$!; pids+=("$WORKER_PID")
+  local n
+  for n in $(seq "$workers"); do
+    target/debug/invoice-worker >>"$work/worker-$n.log" 2>&1 &
+    pids+=("$!")
+    if [ "$n" = 1 ]; then WORKER_PID=$!; fi
+  done
   target/debug/invoice-api >>"$work/api.log" 2>&1 &
   API_PID=$!; pids+=("$API_PID")
   wait_http "http://$API_ADDR/ready" "$API_PID" "the API" "$work/api.log"
 }
 
-for mode in memory sqlite; do
+for mode in memory sqlite two-workers; do
   sqlite=""; [ "$mode" = sqlite ] && sqlite="$work/temporal-$$.db"
-  say "end to end, Temporal dev server $([ "$mode" = sqlite ] && echo "in SQLite-file mode" || echo "in memory")"
-  start_stack invoices_bench "$sqlite"
+  workers=1; [ "$mode" = two-workers ] && workers=2
+  case "$mode" in
+    memory) label="Temporal in memory, one worker" ;;
+    sqlite) label="Temporal SQLite file, one worker" ;;
+    two-workers) label="Temporal in memory, two workers" ;;
+  esac
+  say "end to end: $label"
+  start_stack invoices_bench "$sqlite" "$workers"
   # Let the processes settle before their idle memory is read.
   sleep 3
-  BENCH_LABEL=" (Temporal $([ "$mode" = sqlite ] && echo "SQLite file" || echo "in memory"))" \
+  BENCH_LABEL=" ($label)" \
   BENCH_API_URL="http://$API_ADDR" BENCH_DATABASE_URL="$DATABASE_URL" \
   BENCH_API_PID="$API_PID" BENCH_WORKER_PID="$WORKER_PID" \
     cargo test --locked -q --workspace --bench runs -- e2e

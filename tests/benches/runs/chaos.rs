@@ -1,26 +1,36 @@
-//! `make chaos` (and a smaller run in `make test`): invoices through the real API, worker and
+//! `make chaos` (and a smaller run in `make test`): invoices through the real APIs, workers and
 //! Temporal dev server (SQLite-file mode) while things die, then a check that nothing was lost
 //! and nothing happened twice.
 //!
+//! The platform runs scaled out, as in production: several API processes (`CHAOS_API_ADDRS`),
+//! which the clients call in turn as a load balancer would (skipping to the next one when a call
+//! fails), and `CHAOS_WORKERS` workers polling one task queue, on one Temporal server and one
+//! Postgres.
+//!
 //! During the run:
-//! - the worker is SIGKILLed at random moments (every 0.5 to 3 s) and started again;
+//! - a worker, picked at random, is SIGKILLed at random moments (every 0.5 to 3 s) and started
+//!   again;
 //! - the Temporal dev server is stopped and started again (same file) once, half-way through;
-//! - the API aborts itself between accepting an invoice and starting its workflow, on every
-//!   `FAULT_CRASH_EVERY`-th creation (api/src/fault.rs), and is started again;
+//! - the APIs abort themselves between accepting an invoice and starting its workflow, on every
+//!   `FAULT_CRASH_EVERY`-th creation (api/src/fault.rs), and are started again;
 //! - clients retry every failed call with the same idempotency key, as the API asks them to;
 //! - every second invoice is paid in full (a manual payment with an idempotency key) as soon as
-//!   it is accepted, through the same chaos.
+//!   it is accepted, through the same chaos;
+//! - a third of the way in, one more invoice takes a burst of 50 simultaneous payment requests
+//!   (35 keys, 15 of them sent twice) spread over every API.
 //!
 //! Afterwards: every invoice is in its expected state (`paid`, `sent`, or parked as "delivery
-//! unknown" when the worker died while the mail server was being called), each has exactly
+//! unknown" when a worker died while the mail server was being called), each has exactly
 //! one invoice email at the mail sink (none or one for a parked one, which ops then retry), no
-//! payment is recorded twice, no row lacks its workflow and no workflow lacks its row.
+//! payment is recorded twice, the burst left one payment per key, no row lacks its workflow and
+//! no workflow lacks its row.
 //!
 //! scripts/chaos.sh builds the binaries, starts Postgres and the mail catcher and sets:
 //! `CHAOS_API_BIN`, `CHAOS_WORKER_BIN`, `CHAOS_TEMPORAL_BIN`, `CHAOS_TEMPORAL_PORT`,
 //! `CHAOS_TEMPORAL_DB`, `CHAOS_SEARCH_ATTRIBUTES`, `CHAOS_DIR`, `CHAOS_MAILDUMP_URL`,
-//! `DATABASE_URL`, `API_ADDR` and the API's and worker's own variables; `CHAOS_INVOICES`
-//! (default 1 000) and `CHAOS_CONCURRENCY` (default 16) size the run.
+//! `CHAOS_API_ADDRS` (space-separated), `CHAOS_WORKERS`, `DATABASE_URL` and the API's and
+//! worker's own variables; `CHAOS_INVOICES` (default 1 000) and `CHAOS_CONCURRENCY` (default
+//! 16) size the run.
 
 use crate::support::{env_or, required};
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,12 +46,14 @@ use temporalio_client::WorkflowListOptions;
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, Semaphore};
 
-/// Starts a process with this process's environment, its output appended to `<dir>/<name>.log`.
-fn spawn(program: &str, args: &[String], name: &str) -> Child {
+/// Starts a process with this process's environment and `env` on top, its output appended to
+/// `<dir>/<name>.log`.
+fn spawn(program: &str, args: &[String], env: &[(&str, &str)], name: &str) -> Child {
     let log = PathBuf::from(required("CHAOS_DIR")).join(format!("{name}.log"));
     let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
     Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
@@ -72,50 +84,80 @@ fn temporal_args() -> Vec<String> {
     args
 }
 
+/// Whether a process is gone (never started, or exited).
+fn exited(process: &mut Option<Child>) -> bool {
+    process.as_mut().is_none_or(|p| p.try_wait().ok().flatten().is_some())
+}
+
 /// The processes under test, and what happened to them.
 struct Procs {
     temporal: Option<Child>,
-    worker: Option<Child>,
-    api: Option<Child>,
+    workers: Vec<Option<Child>>,
+    /// Each API process with the address it listens on.
+    apis: Vec<(String, Option<Child>)>,
     worker_kills: usize,
     api_crashes: usize,
     temporal_restarts: usize,
 }
 
 impl Procs {
-    fn start_worker(&mut self) {
-        self.worker = Some(spawn(&required("CHAOS_WORKER_BIN"), &[], "worker"));
+    fn new(api_addrs: &[String], workers: usize) -> Self {
+        Self {
+            temporal: None,
+            workers: (0..workers).map(|_| None).collect(),
+            apis: api_addrs.iter().map(|addr| (addr.clone(), None)).collect(),
+            worker_kills: 0,
+            api_crashes: 0,
+            temporal_restarts: 0,
+        }
     }
 
-    fn start_api(&mut self) {
-        self.api = Some(spawn(&required("CHAOS_API_BIN"), &[], "api"));
+    fn start_worker(&mut self, i: usize) {
+        self.workers[i] =
+            Some(spawn(&required("CHAOS_WORKER_BIN"), &[], &[], &format!("worker-{i}")));
+    }
+
+    fn start_api(&mut self, i: usize) {
+        let (addr, api) = &mut self.apis[i];
+        *api = Some(spawn(
+            &required("CHAOS_API_BIN"),
+            &[],
+            &[("API_ADDR", addr)],
+            &format!("api-{i}"),
+        ));
     }
 
     fn start_temporal(&mut self) {
-        self.temporal = Some(spawn(&required("CHAOS_TEMPORAL_BIN"), &temporal_args(), "temporal"));
+        self.temporal =
+            Some(spawn(&required("CHAOS_TEMPORAL_BIN"), &temporal_args(), &[], "temporal"));
     }
 
-    async fn kill_worker(&mut self) {
-        if let Some(mut worker) = self.worker.take() {
+    /// SIGKILLs one worker, picked at random, and starts it again.
+    async fn kill_a_worker(&mut self) {
+        let i = rand::rng().random_range(0..self.workers.len());
+        if let Some(mut worker) = self.workers[i].take() {
             worker.kill().await.ok();
             self.worker_kills += 1;
         }
-        self.start_worker();
+        self.start_worker(i);
     }
 
-    /// Starts the API again if it died (the fault hook aborts it).
-    fn revive_api(&mut self) {
-        let exited = self.api.as_mut().is_none_or(|api| api.try_wait().ok().flatten().is_some());
-        if exited {
-            self.api_crashes += 1;
-            self.start_api();
+    /// Starts again every API that died (the fault hook aborts them).
+    fn revive_apis(&mut self) {
+        for i in 0..self.apis.len() {
+            if exited(&mut self.apis[i].1) {
+                self.api_crashes += 1;
+                self.start_api(i);
+            }
         }
     }
 
-    /// A worker that exited by itself (it gives up when Temporal is away long enough).
-    fn revive_worker(&mut self) {
-        if self.worker.as_mut().is_none_or(|w| w.try_wait().ok().flatten().is_some()) {
-            self.start_worker();
+    /// Workers that exited by themselves (one gives up when Temporal is away long enough).
+    fn revive_workers(&mut self) {
+        for i in 0..self.workers.len() {
+            if exited(&mut self.workers[i]) {
+                self.start_worker(i);
+            }
         }
     }
 
@@ -132,6 +174,19 @@ impl Procs {
         }
         self.start_temporal();
         self.temporal_restarts += 1;
+    }
+}
+
+/// The API processes, called in turn like a round-robin load balancer: each attempt of a call
+/// goes to the next one, so a retry after a crashed process lands on another.
+struct Apis {
+    urls: Vec<String>,
+    next: AtomicUsize,
+}
+
+impl Apis {
+    fn url(&self) -> &str {
+        &self.urls[self.next.fetch_add(1, Ordering::Relaxed) % self.urls.len()]
     }
 }
 
@@ -159,6 +214,70 @@ async fn call(
         retries.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Distinct payment keys in the burst; as many again minus these are sent a second time.
+const BURST_KEYS: usize = 35;
+const BURST_REQUESTS: usize = 50;
+const BURST_CLIENT: &str = "burst@chaos.test";
+
+/// One invoice of EUR 375 takes `BURST_REQUESTS` simultaneous manual payments of EUR 1, spread
+/// over every API: `BURST_KEYS` keys, the first ones sent twice, every request retried by its
+/// client until answered. Each must be accepted (or, for a repeated key, answered as the
+/// duplicate it is). Answers the invoice's id and the payment event ids that should be recorded.
+async fn burst(
+    http: reqwest::Client,
+    apis: Arc<Apis>,
+    token: String,
+    due: String,
+    retries: Arc<AtomicUsize>,
+) -> (uuid::Uuid, BTreeSet<String>) {
+    let body = json!({
+        "clientName": "Burst client", "clientEmail": BURST_CLIENT, "currency": "EUR", "dueDate": due,
+        "items": [{ "description": "Burst", "quantity": "3", "unitPrice": "125.00" }],
+    });
+    let (status, invoice) = call(
+        &http,
+        |h| {
+            h.post(format!("{}/api/invoices", apis.url()))
+                .bearer_auth(&token)
+                .header("idempotency-key", "chaos-burst")
+                .json(&body)
+        },
+        &retries,
+    )
+    .await;
+    assert!(status == 201 || status == 200, "create the burst invoice: {status} {invoice:#}");
+    let id: uuid::Uuid = invoice["id"].as_str().unwrap().parse().unwrap();
+    let keys: Vec<String> =
+        (0..BURST_REQUESTS).map(|n| format!("chaos-burst-{}", n % BURST_KEYS)).collect();
+    let requests: Vec<_> = keys
+        .iter()
+        .map(|key| {
+            let (http, apis, token, retries) =
+                (http.clone(), apis.clone(), token.clone(), retries.clone());
+            let key = key.clone();
+            tokio::spawn(async move {
+                let (status, outcome) = call(
+                    &http,
+                    |h| {
+                        h.post(format!("{}/api/invoices/{id}/payments", apis.url()))
+                            .bearer_auth(&token)
+                            .json(&json!({ "amount": "1.00", "method": "bank_transfer", "idempotencyKey": key }))
+                    },
+                    &retries,
+                )
+                .await;
+                let duplicate = status == 409
+                    && outcome["message"].as_str().is_some_and(|m| m.contains("duplicate payment"));
+                assert!(status == 200 || duplicate, "burst payment {key}: {status} {outcome:#}");
+            })
+        })
+        .collect();
+    for request in requests {
+        request.await.unwrap();
+    }
+    (id, keys.into_iter().map(|key| format!("manual:{key}")).collect())
 }
 
 /// Invoice emails (not reminders or receipts) at the mail sink, per recipient.
@@ -189,30 +308,33 @@ async fn count_invoice_emails(http: &reqwest::Client) -> BTreeMap<String, usize>
 pub(crate) async fn run() {
     let invoices = env_or("CHAOS_INVOICES", 1000);
     let concurrency = env_or("CHAOS_CONCURRENCY", 16);
-    let api = format!("http://{}", required("API_ADDR"));
+    let api_addrs: Vec<String> =
+        required("CHAOS_API_ADDRS").split_whitespace().map(str::to_owned).collect();
+    let apis = Arc::new(Apis {
+        urls: api_addrs.iter().map(|addr| format!("http://{addr}")).collect(),
+        next: AtomicUsize::new(0),
+    });
+    let workers = env_or("CHAOS_WORKERS", 2);
     let db = sqlx::PgPool::connect(&required("DATABASE_URL")).await.expect("database");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let started = Instant::now();
 
-    let procs = Arc::new(Mutex::new(Procs {
-        temporal: None,
-        worker: None,
-        api: None,
-        worker_kills: 0,
-        api_crashes: 0,
-        temporal_restarts: 0,
-    }));
+    let procs = Arc::new(Mutex::new(Procs::new(&api_addrs, workers)));
     {
         let mut p = procs.lock().await;
         p.start_temporal();
-        p.start_worker();
-        p.start_api();
+        for i in 0..workers {
+            p.start_worker(i);
+        }
+        for i in 0..api_addrs.len() {
+            p.start_api(i);
+        }
     }
     let retries = Arc::new(AtomicUsize::new(0));
     let (status, registered) = call(
         &http,
         |h| {
-            h.post(format!("{api}/api/auth/register"))
+            h.post(format!("{}/api/auth/register", apis.url()))
                 .json(&json!({ "email": "owner@chaos.test", "password": "ChaosPassword123!" }))
         },
         &retries,
@@ -230,7 +352,7 @@ pub(crate) async fn run() {
     .await
     .expect("verify the owner");
 
-    // The chaos: kill the worker at random moments; bring back a crashed API at once.
+    // The chaos: kill a worker at random moments; bring back a crashed API at once.
     let calm = Arc::new(AtomicBool::new(false));
     let accepted = Arc::new(AtomicUsize::new(0));
     let chaos = {
@@ -241,13 +363,13 @@ pub(crate) async fn run() {
             loop {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let mut p = procs.lock().await;
-                p.revive_api();
-                p.revive_worker();
+                p.revive_apis();
+                p.revive_workers();
                 if calm.load(Ordering::SeqCst) {
                     return;
                 }
                 if Instant::now() >= next_kill {
-                    p.kill_worker().await;
+                    p.kill_a_worker().await;
                     next_kill =
                         Instant::now() + Duration::from_millis(rand::rng().random_range(500..3000));
                 }
@@ -263,9 +385,19 @@ pub(crate) async fn run() {
     let due = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive().to_string();
     let gate = Arc::new(Semaphore::new(concurrency));
     let mut tasks = Vec::new();
+    let mut bursting = None;
     for i in 0..invoices {
+        if i == invoices / 3 {
+            bursting = Some(tokio::spawn(burst(
+                http.clone(),
+                apis.clone(),
+                token.clone(),
+                due.clone(),
+                retries.clone(),
+            )));
+        }
         let permit = gate.clone().acquire_owned().await.unwrap();
-        let (http, api, token, due) = (http.clone(), api.clone(), token.clone(), due.clone());
+        let (http, apis, token, due) = (http.clone(), apis.clone(), token.clone(), due.clone());
         let (accepted, retries) = (accepted.clone(), retries.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = permit;
@@ -277,7 +409,7 @@ pub(crate) async fn run() {
             let (status, invoice) = call(
                 &http,
                 |h| {
-                    h.post(format!("{api}/api/invoices"))
+                    h.post(format!("{}/api/invoices", apis.url()))
                         .bearer_auth(&token)
                         .header("idempotency-key", format!("chaos-{i}"))
                         .json(&body)
@@ -293,7 +425,7 @@ pub(crate) async fn run() {
                 let (status, outcome) = call(
                     &http,
                     |h| {
-                        h.post(format!("{api}/api/invoices/{id}/payments"))
+                        h.post(format!("{}/api/invoices/{id}/payments", apis.url()))
                             .bearer_auth(&token)
                             .json(&json!({ "amount": "375.00", "method": "bank_transfer", "idempotencyKey": format!("chaos-pay-{i}") }))
                     },
@@ -313,10 +445,11 @@ pub(crate) async fn run() {
         let (i, id, paid) = task.await.unwrap();
         expected.insert(id, (i, paid));
     }
+    let (burst_id, burst_events) = bursting.expect("the burst started").await.unwrap();
     let all_accepted = started.elapsed();
     calm.store(true, Ordering::SeqCst);
     chaos.await.unwrap();
-    procs.lock().await.revive_worker();
+    procs.lock().await.revive_workers();
 
     // Let every invoice settle: paid ones paid, the rest sent or parked as delivery unknown.
     let org_id: uuid::Uuid = org.parse().unwrap();
@@ -329,17 +462,32 @@ pub(crate) async fn run() {
         .fetch_all(&db)
         .await
         .unwrap();
-        let settled = rows.iter().all(|(id, status, reason, amount_paid, total, _)| {
-            let paid = expected.get(&id.to_string()).is_some_and(|e| e.1);
-            let parked = status == "needs_attention"
-                && reason.as_deref().is_some_and(|r| r.starts_with("delivery unknown"));
-            let wanted = if paid { "paid" } else { "sent" };
-            (status == wanted || parked) && (amount_paid == total) == paid
-        });
-        if (settled && rows.len() == invoices) || Instant::now() > settle_deadline {
+        // The burst invoice: every payment recorded, and its email sent (or it is parked).
+        let (burst_recorded, burst_delivered): (i64, bool) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM payments WHERE invoice_id = i.id), \
+                    sent_at IS NOT NULL OR status = 'needs_attention' \
+             FROM invoices i WHERE id = $1",
+        )
+        .bind(burst_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        let settled = rows.iter().filter(|r| r.0 != burst_id).all(
+            |(id, status, reason, amount_paid, total, _)| {
+                let paid = expected.get(&id.to_string()).is_some_and(|e| e.1);
+                let parked = status == "needs_attention"
+                    && reason.as_deref().is_some_and(|r| r.starts_with("delivery unknown"));
+                let wanted = if paid { "paid" } else { "sent" };
+                (status == wanted || parked) && (amount_paid == total) == paid
+            },
+        );
+        let burst_settled = burst_recorded as usize >= burst_events.len() && burst_delivered;
+        if (settled && burst_settled && rows.len() == invoices + 1)
+            || Instant::now() > settle_deadline
+        {
             break rows;
         }
-        procs.lock().await.revive_worker();
+        procs.lock().await.revive_workers();
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let all_settled = started.elapsed();
@@ -364,17 +512,28 @@ pub(crate) async fn run() {
 
     // Payments: one per paid invoice, never two for one event.
     let twice: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT invoice_id FROM payments WHERE org_id = $1 GROUP BY invoice_id HAVING count(*) > 1) t",
+        "SELECT count(*) FROM (SELECT invoice_id FROM payments WHERE org_id = $1 AND invoice_id <> $2 GROUP BY invoice_id HAVING count(*) > 1) t",
     )
     .bind(org_id)
+    .bind(burst_id)
     .fetch_one(&db)
     .await
     .unwrap();
-    let payments: i64 = sqlx::query_scalar("SELECT count(*) FROM payments WHERE org_id = $1")
-        .bind(org_id)
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let payments: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM payments WHERE org_id = $1 AND invoice_id <> $2")
+            .bind(org_id)
+            .bind(burst_id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    // The burst: one payment per key, nothing else, and the invoice's figures agree.
+    let burst_rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT event_id, amount FROM payments WHERE invoice_id = $1")
+            .bind(burst_id)
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    let burst_recorded: BTreeSet<String> = burst_rows.iter().map(|r| r.0.clone()).collect();
 
     let mut problems = Vec::new();
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
@@ -382,6 +541,34 @@ pub(crate) async fn run() {
     let mut parked_undelivered = Vec::new();
     for (id, status, reason, amount_paid, total, _) in &rows {
         *by_status.entry(status.clone()).or_default() += 1;
+        if *id == burst_id {
+            let paid: i64 = burst_rows.iter().map(|r| r.1).sum();
+            if burst_recorded.len() != burst_rows.len() {
+                problems.push(format!(
+                    "the burst invoice has a payment recorded twice: {burst_rows:?}"
+                ));
+            }
+            if burst_recorded != burst_events {
+                problems.push(format!(
+                    "the burst recorded {} payments for {} keys: {:?}",
+                    burst_rows.len(),
+                    burst_events.len(),
+                    burst_recorded.symmetric_difference(&burst_events).collect::<Vec<_>>()
+                ));
+            }
+            let parked = status == "needs_attention"
+                && reason.as_deref().is_some_and(|r| r.starts_with("delivery unknown"));
+            if *amount_paid != paid || !(status == "partially_paid" || parked) {
+                problems.push(format!(
+                    "the burst invoice is {status} with {amount_paid} paid, its payments sum to {paid}"
+                ));
+            }
+            let emails = invoice_emails.get(BURST_CLIENT).copied().unwrap_or(0);
+            if emails != 1 && !(parked && emails == 0) {
+                problems.push(format!("the burst invoice has {emails} invoice emails"));
+            }
+            continue;
+        }
         let Some(&(i, paid)) = expected.get(&id.to_string()) else {
             problems.push(format!("row {id} was never answered to a client"));
             continue;
@@ -402,8 +589,8 @@ pub(crate) async fn run() {
             _ => problems.push(format!("invoice {i} ({id}, {status}) has {emails} invoice emails")),
         }
     }
-    if rows.len() != invoices {
-        problems.push(format!("{} rows for {invoices} invoices", rows.len()));
+    if rows.len() != invoices + 1 {
+        problems.push(format!("{} rows for {invoices} invoices and the burst's", rows.len()));
     }
     if twice > 0 {
         problems.push(format!("{twice} invoices have a payment recorded twice"));
@@ -423,7 +610,7 @@ pub(crate) async fn run() {
         let (status, body) = call(
             &http,
             |h| {
-                h.post(format!("{api}/api/invoices/{id}/retry"))
+                h.post(format!("{}/api/invoices/{id}/retry", apis.url()))
                     .bearer_auth(&token)
                     .json(&json!({}))
             },
@@ -464,7 +651,11 @@ pub(crate) async fn run() {
     }
 
     let p = procs.lock().await;
-    println!("chaos: {invoices} invoices, {concurrency} concurrent clients, half of them paid");
+    println!(
+        "chaos: {invoices} invoices, {concurrency} concurrent clients, half of them paid, through \
+         {} APIs and {workers} workers",
+        api_addrs.len()
+    );
     println!("  worker SIGKILLs                 {:>6}", p.worker_kills);
     println!("  API crashes (fault hook)        {:>6}", p.api_crashes);
     println!("  Temporal restarts (SQLite file) {:>6}", p.temporal_restarts);
@@ -480,6 +671,12 @@ pub(crate) async fn run() {
     println!("  parked, email had not (retried) {:>6}", parked_undelivered.len());
     println!("  payments recorded               {:>6}", payments);
     println!("  invoices paid twice             {:>6}", twice);
+    println!(
+        "  burst: requests / keys / kept   {:>6} / {} / {}",
+        BURST_REQUESTS,
+        BURST_KEYS,
+        burst_rows.len()
+    );
     println!("  rows without workflow           {:>6}", rows_without_workflow.len());
     println!("  workflows without row           {:>6}", workflows_without_row.len());
     println!("  problems                        {:>6}", problems.len());

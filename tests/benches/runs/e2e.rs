@@ -12,8 +12,9 @@
 //!
 //! Run by `make bench` (scripts/bench.sh), which starts the stack and sets:
 //! `BENCH_API_URL`, `BENCH_DATABASE_URL`, `TEMPORAL_ADDRESS`, `TEMPORAL_TASK_QUEUE`,
-//! `BENCH_API_PID`, `BENCH_WORKER_PID`, `BENCH_LABEL`, and optionally `BENCH_INVOICES`
-//! (default 1 000) and `BENCH_CONCURRENCY` (default 32).
+//! `BENCH_API_PID`, `BENCH_WORKER_PID` (the first worker's, when it runs more than one),
+//! `BENCH_LABEL`, and optionally `BENCH_INVOICES` (default 1 000) and `BENCH_CONCURRENCY`
+//! (default 32).
 
 use crate::support::{env_or, required};
 use std::sync::Arc;
