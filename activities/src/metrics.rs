@@ -1,12 +1,15 @@
 //! The worker's own Prometheus metrics, served by the worker binary on `METRICS_ADDR`: emails
-//! by kind and outcome, and PDF render times. Every name starts with `invoice_worker_`; alert
+//! by kind and outcome, PDF render times, and the task queue's backlog (worker/src/backlog.rs). Every name starts with `invoice_worker_`; alert
 //! rules and dashboards query these names, so keep them.
 
 use std::time::Duration;
 
 use invoice_domain::EmailKind;
 use prometheus::core::Collector;
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 
 /// The content type of [`WorkerMetrics::render`]'s text.
 pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
@@ -41,6 +44,8 @@ pub struct WorkerMetrics {
     registry: Registry,
     emails: IntCounterVec,
     render: Histogram,
+    backlog: IntGaugeVec,
+    backlog_age: GaugeVec,
 }
 
 impl std::fmt::Debug for WorkerMetrics {
@@ -70,7 +75,29 @@ impl WorkerMetrics {
                 .buckets(buckets),
         )
         .expect("valid metric");
-        Self { emails: register(&registry, emails), render: register(&registry, render), registry }
+        let backlog = IntGaugeVec::new(
+            Opts::new(
+                "task_queue_backlog",
+                "Tasks waiting in the task queue (approximate), by type",
+            ),
+            &["type"],
+        )
+        .expect("valid metric");
+        let backlog_age = GaugeVec::new(
+            Opts::new(
+                "task_queue_backlog_age_seconds",
+                "Age of the oldest task waiting in the task queue (approximate), by type",
+            ),
+            &["type"],
+        )
+        .expect("valid metric");
+        Self {
+            emails: register(&registry, emails),
+            render: register(&registry, render),
+            backlog: register(&registry, backlog),
+            backlog_age: register(&registry, backlog_age),
+            registry,
+        }
     }
 
     pub(crate) fn email(&self, kind: EmailKind, outcome: EmailOutcome) {
@@ -79,6 +106,12 @@ impl WorkerMetrics {
 
     pub(crate) fn rendered(&self, took: Duration) {
         self.render.observe(took.as_secs_f64());
+    }
+
+    /// The task queue's backlog of `kind` (`workflow` or `activity`), as last described.
+    pub fn set_backlog(&self, kind: &str, count: i64, age: Duration) {
+        self.backlog.with_label_values(&[kind]).set(count);
+        self.backlog_age.with_label_values(&[kind]).set(age.as_secs_f64());
     }
 
     /// Everything, in Prometheus's text format ([`CONTENT_TYPE`]).

@@ -2,6 +2,7 @@
 //! binary wires it to config, telemetry and signals; integration tests use the same function
 //! so they exercise exactly what production runs.
 
+pub mod backlog;
 mod metrics;
 pub mod presence;
 pub mod providers;

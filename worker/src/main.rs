@@ -31,6 +31,14 @@ struct Config {
     log_format: LogFormat,
     #[command(flatten)]
     providers: ProviderConfig,
+    /// Seconds between two reports of the task queue's backlog (gauges, and CloudWatch's
+    /// embedded metric format with `CLOUDWATCH_EMF_NAMESPACE`); 0: none.
+    #[arg(long = "backlog-report-seconds", env = "BACKLOG_REPORT_SECONDS", default_value_t = 60)]
+    backlog_report_seconds: u64,
+    /// CloudWatch namespace of the backlog metrics printed to stdout in the embedded metric
+    /// format (ECS ships them; the worker service scales on `BacklogAgeSeconds`); unset: none.
+    #[arg(long = "cloudwatch-emf-namespace", env = "CLOUDWATCH_EMF_NAMESPACE")]
+    cloudwatch_emf_namespace: Option<String>,
     /// Address of the Prometheus metrics listener (`GET /metrics`); unset: none.
     #[arg(long = "metrics-addr", env = "METRICS_ADDR")]
     metrics_addr: Option<std::net::SocketAddr>,
@@ -91,6 +99,16 @@ async fn run(config: Config, provider: PaymentProviderSetting) -> anyhow::Result
             .with_context(|| format!("bind the metrics listener {addr}"))?;
         info!(%addr, "metrics at http://{addr}/metrics");
         tokio::spawn(invoice_worker::serve_metrics(listener, invoices.metrics.clone()));
+    }
+    if config.backlog_report_seconds > 0 {
+        tokio::spawn(invoice_worker::backlog::report(
+            client.clone(),
+            temporal.namespace.clone(),
+            temporal.task_queue.clone(),
+            Duration::from_secs(config.backlog_report_seconds),
+            config.cloudwatch_emf_namespace.clone(),
+            invoices.metrics.clone(),
+        ));
     }
     let mut worker = build_worker(&runtime, client, &temporal.task_queue, invoices)?;
 

@@ -72,6 +72,10 @@ locals {
     EMAIL_FROM                      = var.email_from
     EMAIL_DAILY_QUOTA_PER_ORG       = tostring(var.email_daily_quota_per_org)
     SES_CONFIGURATION_SET           = var.ses_configuration_set
+    # The task queue's backlog, printed every minute in CloudWatch's embedded metric format:
+    # the awslogs driver ships it and the worker_backlog policy below scales on it.
+    BACKLOG_REPORT_SECONDS   = "60"
+    CLOUDWATCH_EMF_NAMESPACE = var.worker_backlog_metric.namespace
     # Links in PDFs and emails, and the checkout's return URLs; https is required in production.
     PUBLIC_BASE_URL = "https://${var.domain}"
   }
@@ -916,8 +920,8 @@ resource "aws_appautoscaling_policy" "api_requests" {
 }
 
 # Work waiting in the task queue is the signal CPU misses (activities waiting on Stripe or SES
-# use little CPU). Target tracking on a metric nobody publishes yet does nothing (no data), so
-# this is safe to create before the publisher runs.
+# use little CPU). The workers publish it themselves (worker/src/backlog.rs: DescribeTaskQueue
+# every minute, printed in the embedded metric format, dimension TaskQueue).
 resource "aws_appautoscaling_policy" "worker_backlog" {
   name               = "${var.name}-worker-backlog"
   policy_type        = "TargetTrackingScaling"
@@ -933,7 +937,7 @@ resource "aws_appautoscaling_policy" "worker_backlog" {
       metric_name = var.worker_backlog_metric.name
       statistic   = var.worker_backlog_metric.statistic
       dynamic "dimensions" {
-        for_each = var.worker_backlog_metric.dimensions
+        for_each = merge({ TaskQueue = var.temporal_task_queue }, var.worker_backlog_metric.dimensions)
         content {
           name  = dimensions.key
           value = dimensions.value

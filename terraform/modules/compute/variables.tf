@@ -150,7 +150,7 @@ variable "cpu_target_percent" {
 }
 
 variable "worker_backlog_metric" {
-  description = "CloudWatch metric of the Temporal task queue's backlog or schedule-to-start latency that the worker scales on (see terraform/README.md for who publishes it), and its target value."
+  description = "CloudWatch metric of the Temporal task queue's backlog that the worker scales on, and its target value. The workers publish BacklogAgeSeconds (and the counts) in this namespace with the dimension TaskQueue (added here); extra dimensions are merged in."
   type = object({
     namespace  = string
     name       = string
@@ -160,10 +160,10 @@ variable "worker_backlog_metric" {
   })
   default = {
     namespace  = "InvoicePlatform/Temporal"
-    name       = "ActivityScheduleToStartLatencySeconds"
+    name       = "BacklogAgeSeconds"
     statistic  = "Average"
     dimensions = {}
-    target     = 2
+    target     = 5
   }
 }
 

@@ -154,6 +154,9 @@ async fn the_worker_reports_its_metrics(db: PgPool) {
     let sent = [("kind", "invoice"), ("outcome", "sent")];
     assert_eq!(sample(&text, "invoice_worker_emails_total", &sent), Some(1.0), "{text}");
     assert_eq!(sample(&text, "invoice_worker_pdf_render_seconds_count", &[]), Some(1.0), "{text}");
+    // The queue's backlog, read from Temporal when the worker started.
+    let workflow = [("type", "workflow")];
+    assert!(sample(&text, "invoice_worker_task_queue_backlog", &workflow).is_some(), "{text}");
     assert_named_in_rules_are_reported(&text, "invoice_worker_");
 }
 

@@ -42,7 +42,11 @@ fn temporal_address() -> anyhow::Result<String> {
 /// The worker's output, kept so a failure can show what the worker said.
 type Log = Arc<Mutex<Vec<String>>>;
 
-fn spawn_worker(address: &str, task_queue: &str) -> anyhow::Result<(Child, Log)> {
+fn spawn_worker(
+    address: &str,
+    task_queue: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(Child, Log)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_invoice-worker"))
         .env("APP_ENV", "test")
         .env("TEMPORAL_ADDRESS", address)
@@ -50,6 +54,7 @@ fn spawn_worker(address: &str, task_queue: &str) -> anyhow::Result<(Child, Log)>
         .env("TEMPORAL_TASK_QUEUE", task_queue)
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // A failing assertion must not leave a worker polling the shared dev server.
@@ -82,7 +87,7 @@ async fn dump(log: &Log) -> String {
 async fn worker_runs_ping_workflow_and_exits_cleanly_on_sigterm() -> anyhow::Result<()> {
     let address = temporal_address()?;
     let task_queue = format!("test-{}", Uuid::new_v4());
-    let (mut worker, log) = spawn_worker(&address, &task_queue)?;
+    let (mut worker, log) = spawn_worker(&address, &task_queue, &[])?;
 
     let result = exercise_worker(&address, &task_queue, &mut worker).await;
     if result.is_err() {
@@ -149,5 +154,62 @@ async fn exercise_worker(
         .with_context(|| format!("worker still running {EXIT_DEADLINE:?} after SIGTERM"))?
         .context("waiting for the worker")?;
     ensure!(status.success(), "worker exited with {status} after SIGTERM");
+    Ok(())
+}
+
+/// Work waiting on a queue nobody polls shows as its backlog; the real worker reports its queue's
+/// backlog, with `CLOUDWATCH_EMF_NAMESPACE` as CloudWatch embedded-metric lines on stdout (what
+/// the worker service's autoscaling reads), and then drains the queue.
+#[tokio::test]
+async fn the_task_queue_backlog_is_described_and_reported() -> anyhow::Result<()> {
+    let address = temporal_address()?;
+    let task_queue = format!("test-backlog-{}", Uuid::new_v4());
+    let settings = TemporalSettings::plain(&address, "default", &task_queue)?;
+    let client =
+        connect_with_retry(&settings, Duration::from_secs(5), Duration::from_secs(30)).await?;
+    let options =
+        WorkflowStartOptions::new(&task_queue, format!("ping:{}", Uuid::new_v4())).build();
+    let input = PingInput { message: "waiting".to_owned() };
+    let handle = client.start_workflow(PingWorkflow::run, input, options).await?;
+
+    // Nobody polls yet: its first workflow task waits (the figures are approximate and lag).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let backlog = loop {
+        let backlog = invoice_worker::backlog::describe(&client, "default", &task_queue).await?;
+        if backlog.workflow.count >= 1 && !backlog.oldest().is_zero() {
+            break backlog;
+        }
+        ensure!(tokio::time::Instant::now() < deadline, "no backlog reported: {backlog:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(backlog.activity.count, 0, "{backlog:?}");
+
+    let env =
+        [("BACKLOG_REPORT_SECONDS", "1"), ("CLOUDWATCH_EMF_NAMESPACE", "InvoicePlatform/Test")];
+    let (mut worker, log) = spawn_worker(&address, &task_queue, &env)?;
+    let emf = async {
+        loop {
+            let line = log.lock().await.iter().find_map(|line| {
+                let record: serde_json::Value = serde_json::from_str(line).ok()?;
+                (record["TaskQueue"] == task_queue.as_str()).then_some(record)
+            });
+            if let Some(record) = line {
+                return record;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let record = match timeout(Duration::from_secs(30), emf).await {
+        Ok(record) => record,
+        Err(_) => bail!("no embedded-metric line for {task_queue}:\n{}", dump(&log).await),
+    };
+    let directive = &record["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "InvoicePlatform/Test", "{record}");
+    assert!(record["BacklogAgeSeconds"].is_number(), "{record}");
+    // ... and it works the queue off.
+    timeout(RESULT_DEADLINE, handle.get_result(WorkflowGetResultOptions::default()))
+        .await
+        .context("the waiting PingWorkflow did not finish")??;
+    worker.kill().await.ok();
     Ok(())
 }
