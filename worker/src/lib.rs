@@ -7,7 +7,7 @@ mod metrics;
 pub mod presence;
 pub mod providers;
 
-pub use metrics::serve_metrics;
+pub use metrics::{SdkMetrics, serve_metrics, start_sdk_exporter};
 
 use std::time::Duration;
 

@@ -89,8 +89,22 @@ async fn run(config: Config, provider: PaymentProviderSetting) -> anyhow::Result
         }
     };
 
-    let runtime = Runtime::from_current_tokio(RuntimeOptions::default())
-        .context("starting the Temporal runtime")?;
+    // With a metrics listener, the SDK's own metrics go to an exporter it republishes.
+    let sdk_metrics = match config.metrics_addr {
+        Some(_) => {
+            Some(invoice_worker::start_sdk_exporter().context("starting the SDK's metrics")?)
+        }
+        None => None,
+    };
+    let runtime_options = match &sdk_metrics {
+        Some(sdk) => RuntimeOptions::builder()
+            .telemetry_options(sdk.telemetry())
+            .build()
+            .map_err(anyhow::Error::msg)?,
+        None => RuntimeOptions::default(),
+    };
+    let runtime =
+        Runtime::from_current_tokio(runtime_options).context("starting the Temporal runtime")?;
     let invoices = config.providers.build().await.context("setting up the providers")?;
     tokio::spawn(invoice_worker::presence::heartbeat(invoices.db.clone(), provider));
     if let Some(addr) = config.metrics_addr {
@@ -98,7 +112,8 @@ async fn run(config: Config, provider: PaymentProviderSetting) -> anyhow::Result
             .await
             .with_context(|| format!("bind the metrics listener {addr}"))?;
         info!(%addr, "metrics at http://{addr}/metrics");
-        tokio::spawn(invoice_worker::serve_metrics(listener, invoices.metrics.clone()));
+        let sdk = sdk_metrics.as_ref().map(|sdk| sdk.addr);
+        tokio::spawn(invoice_worker::serve_metrics(listener, invoices.metrics.clone(), sdk));
     }
     if config.backlog_report_seconds > 0 {
         tokio::spawn(invoice_worker::backlog::report(

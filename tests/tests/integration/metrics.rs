@@ -157,6 +157,18 @@ async fn the_worker_reports_its_metrics(db: PgPool) {
     // The queue's backlog, read from Temporal when the worker started.
     let workflow = [("type", "workflow")];
     assert!(sample(&text, "invoice_worker_task_queue_backlog", &workflow).is_some(), "{text}");
+    // The Temporal SDK's own, on the same endpoint: its pollers and the tasks it ran.
+    for name in [
+        "temporal_num_pollers",
+        "temporal_workflow_task_schedule_to_start_latency_seconds_count",
+        "temporal_activity_execution_latency_seconds_count",
+    ] {
+        let reported = text
+            .lines()
+            .any(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])));
+        assert!(reported, "the SDK's {name} is not in the worker's scrape:\n{text}");
+    }
+    assert_named_in_rules_are_reported(&text, "temporal_");
     assert_named_in_rules_are_reported(&text, "invoice_worker_");
 }
 
