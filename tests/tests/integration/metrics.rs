@@ -172,19 +172,22 @@ async fn the_worker_reports_its_metrics(db: PgPool) {
     assert_named_in_rules_are_reported(&text, "invoice_worker_");
 }
 
-/// Every metric with `prefix` that the alert rules query is in `text` under that name.
+/// Every metric with `prefix` that the alert rules or the Grafana dashboard query is in `text`
+/// under that name.
 fn assert_named_in_rules_are_reported(text: &str, prefix: &str) {
-    let rules = format!("{}/../monitoring/prometheus/alerts.yml", env!("CARGO_MANIFEST_DIR"));
-    let rules = std::fs::read_to_string(&rules).unwrap();
-    let named: std::collections::BTreeSet<&str> = rules
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|word| word.starts_with(prefix))
-        .collect();
-    assert!(!named.is_empty(), "the rules name no {prefix} metric");
-    for name in named {
-        let scraped = text
-            .lines()
-            .any(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])));
-        assert!(scraped, "the alert rules query {name}, which is not reported");
+    for file in ["prometheus/alerts.yml", "grafana/invoice-platform.json"] {
+        let path = format!("{}/../monitoring/{file}", env!("CARGO_MANIFEST_DIR"));
+        let queries = std::fs::read_to_string(&path).unwrap();
+        let named: std::collections::BTreeSet<&str> = queries
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| word.starts_with(prefix))
+            .collect();
+        assert!(!named.is_empty(), "{file} names no {prefix} metric");
+        for name in named {
+            let scraped = text.lines().any(|line| {
+                line.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' ']))
+            });
+            assert!(scraped, "{file} queries {name}, which is not reported");
+        }
     }
 }
