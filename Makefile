@@ -1,6 +1,6 @@
 # The two commands: `make dev` runs the whole platform on local defaults, `make test` runs every
 # test against real services it starts itself. Both install what is missing into the project.
-.PHONY: dev test bench chaos lint fmt sqlx-prepare clean-data
+.PHONY: dev test bench chaos lint fmt sqlx-prepare clean-data images
 
 dev:
 	@bash scripts/dev.sh
@@ -18,6 +18,12 @@ bench:
 # Temporal die (make test: 100).
 chaos:
 	@bash scripts/chaos.sh
+
+# Build the two images from the Dockerfile with buildah (no Docker or registry needed) and run
+# them against the local Postgres and a Temporal dev server (scripts/build-images.sh; as root,
+# slow the first time).
+images:
+	@bash scripts/build-images.sh
 
 lint:
 	cargo fmt --all -- --check

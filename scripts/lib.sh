@@ -333,3 +333,20 @@ export_clippy_build() {
   export RUSTC_WORKSPACE_WRAPPER="$driver"
   export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 }
+
+# buildah (builds the images from the Dockerfile), podman and runc (run them) and debootstrap
+# (makes a Debian base image when no registry can be reached), Debian's packages, for
+# scripts/build-images.sh. Installed with apt when missing and we are allowed to.
+ensure_image_tools() {
+  local missing=() tool
+  for tool in buildah podman runc debootstrap; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  [ ${#missing[@]} = 0 ] && return 0
+  say "installing ${missing[*]} (apt-get install) for building and running the images"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  command -v apt-get >/dev/null || die "${missing[*]} required; install them."
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+    die "could not install ${missing[*]}; install Debian's packages of those names."
+  fi
+  for tool in "${missing[@]}"; do command -v "$tool" >/dev/null || die "$tool was installed but is not on PATH."; done
+}
