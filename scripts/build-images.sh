@@ -302,6 +302,25 @@ stop_and_time() {
   printf '%s %.1f\n' "$code" "$(echo "$t1 - $t0" | bc)"
 }
 
+# check_and_stop NAME LIMIT: the running container NAME's process is uid 10001, the image's own
+# HEALTHCHECK passes inside it, and SIGTERM ends it with status 0 within LIMIT seconds; then
+# the container is removed.
+check_and_stop() {
+  local name="$1" limit="$2" pid_uid code secs
+  pid_uid=$(awk '/^Uid:/ {print $2}' "/proc/$(podman inspect -f '{{.State.Pid}}' "$name")/status")
+  [ "$pid_uid" = 10001 ] || die "$name runs as uid $pid_uid, not 10001"
+  [ "$(podman exec "$name" id -u)" = 10001 ] || die "$name's exec user is not uid 10001"
+  say "  the process runs as uid $pid_uid"
+  podman healthcheck run "$name" >/dev/null 2>>"$WORK/logs/podman.log" \
+    || die "the image's HEALTHCHECK failed in $name"
+  say "  HEALTHCHECK (the image's bash /dev/tcp probe): passed"
+  read -r code secs < <(stop_and_time "$name" "$limit")
+  say "  SIGTERM: exited with status $code after $secs s"
+  [ "$code" = 0 ] && [ "$(echo "$secs < $limit" | bc)" = 1 ] \
+    || { podman logs "$name" 2>&1 | tail -20 >&2; die "$name did not stop cleanly on SIGTERM within $limit s"; }
+  podman rm "$name" >/dev/null 2>>"$WORK/logs/podman.log"
+}
+
 say "invoice-api migrate"
 "${PODMAN_RUN[@]}" --rm "${COMMON_ENV[@]}" "$API_IMAGE" migrate >"$WORK/logs/run-api-migrate.log" 2>&1 \
   || { cat "$WORK/logs/run-api-migrate.log" >&2; die "invoice-api migrate failed"; }
@@ -326,18 +345,7 @@ say "  GET /health: $code"
 index=$(curl -sf "http://127.0.0.1:$api_port/") || die "GET / failed"
 grep -qi '<div id="root"' <<<"$index" || die "GET / did not serve the web app's index.html"
 say "  GET /: the web app's index.html ($(wc -c <<<"$index") bytes)"
-uid=$(podman top invoice-api-check huser user | awk 'NR==2')
-[ "$(podman exec invoice-api-check id -u)" = 10001 ] || die "the API's exec user is not uid 10001"
-pid_uid=$(awk '/^Uid:/ {print $2}' "/proc/$(podman inspect -f '{{.State.Pid}}' invoice-api-check)/status")
-[ "$pid_uid" = 10001 ] || die "invoice-api runs as uid $pid_uid, not 10001"
-say "  the process runs as uid $pid_uid (podman top: $uid)"
-podman healthcheck run invoice-api-check >/dev/null 2>>"$WORK/logs/podman.log" || die "the image's HEALTHCHECK failed in the API container"
-say "  HEALTHCHECK (podman healthcheck run: the image's bash /dev/tcp probe of /health): passed"
-read -r code secs < <(stop_and_time invoice-api-check 10)
-say "  SIGTERM: exited with status $code after $secs s"
-[ "$code" = 0 ] && [ "$(echo "$secs < 10" | bc)" = 1 ] \
-  || { podman logs invoice-api-check 2>&1 | tail -20 >&2; die "invoice-api did not stop cleanly on SIGTERM within 10 s"; }
-podman rm invoice-api-check >/dev/null 2>>"$WORK/logs/podman.log"
+check_and_stop invoice-api-check 10
 
 ensure_venv
 temporal_port=$(free_port)
@@ -361,15 +369,7 @@ done
 metrics=$(curl -sf "http://127.0.0.1:$worker_metrics/metrics") \
   || { podman logs invoice-worker-check 2>&1 | tail -20 >&2; die "the worker's metrics did not answer"; }
 say "  GET /metrics: 200, $(grep -vc '^#' <<<"$metrics") samples"
-pid_uid=$(awk '/^Uid:/ {print $2}' "/proc/$(podman inspect -f '{{.State.Pid}}' invoice-worker-check)/status")
-[ "$pid_uid" = 10001 ] || die "invoice-worker runs as uid $pid_uid, not 10001"
-say "  the process runs as uid $pid_uid"
-podman healthcheck run invoice-worker-check >/dev/null 2>>"$WORK/logs/podman.log" || die "the image's HEALTHCHECK failed in the worker container"
-say "  HEALTHCHECK: passed"
-read -r code secs < <(stop_and_time invoice-worker-check 30)
-say "  SIGTERM: exited with status $code after $secs s"
-[ "$code" = 0 ] || { podman logs invoice-worker-check 2>&1 | tail -20 >&2; die "invoice-worker did not exit cleanly on SIGTERM"; }
-podman rm invoice-worker-check >/dev/null 2>>"$WORK/logs/podman.log"
+check_and_stop invoice-worker-check 30
 psql -q "$DB_SERVER/postgres" -c "DROP DATABASE $DB_NAME" >/dev/null || true
 
 # --- 5. What was built ------------------------------------------------------------------------
