@@ -36,7 +36,8 @@ struct Config {
     #[arg(long = "backlog-report-seconds", env = "BACKLOG_REPORT_SECONDS", default_value_t = 60)]
     backlog_report_seconds: u64,
     /// CloudWatch namespace of the backlog metrics printed to stdout in the embedded metric
-    /// format (ECS ships them; the worker service scales on `BacklogAgeSeconds`); unset: none.
+    /// format (ECS ships them; the worker service scales on `BacklogAgeSeconds`); unset or
+    /// empty: none.
     #[arg(long = "cloudwatch-emf-namespace", env = "CLOUDWATCH_EMF_NAMESPACE")]
     cloudwatch_emf_namespace: Option<String>,
     /// Address of the Prometheus metrics listener (`GET /metrics`); unset: none.
@@ -121,7 +122,7 @@ async fn run(config: Config, provider: PaymentProviderSetting) -> anyhow::Result
             temporal.namespace.clone(),
             temporal.task_queue.clone(),
             Duration::from_secs(config.backlog_report_seconds),
-            config.cloudwatch_emf_namespace.clone(),
+            config.cloudwatch_emf_namespace.clone().filter(|ns| !ns.trim().is_empty()),
             invoices.metrics.clone(),
         ));
     }
