@@ -321,6 +321,18 @@ check_and_stop() {
   podman rm "$name" >/dev/null 2>>"$WORK/logs/podman.log"
 }
 
+# wait_for NAME URL SECONDS: polls URL until it answers 2xx while the container NAME runs; dies
+# with its log when the container exits first. Past the deadline the caller's own check reports.
+wait_for() {
+  local name="$1" url="$2" deadline=$((SECONDS + $3))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    curl -sf -o /dev/null "$url" && return 0
+    [ "$(podman inspect -f '{{.State.Running}}' "$name")" = true ] \
+      || { podman logs "$name" >&2; die "$name exited"; }
+    sleep 0.2
+  done
+}
+
 say "invoice-api migrate"
 "${PODMAN_RUN[@]}" --rm "${COMMON_ENV[@]}" "$API_IMAGE" migrate >"$WORK/logs/run-api-migrate.log" 2>&1 \
   || { cat "$WORK/logs/run-api-migrate.log" >&2; die "invoice-api migrate failed"; }
@@ -333,12 +345,7 @@ podman rm -f invoice-api-check >/dev/null 2>&1 || true
 "${PODMAN_RUN[@]}" -d --name invoice-api-check "${COMMON_ENV[@]}" \
   -e "API_ADDR=127.0.0.1:$api_port" -e "API_METRICS_ADDR=127.0.0.1:$api_metrics" \
   "$API_IMAGE" serve >/dev/null 2>>"$WORK/logs/podman.log"
-for _ in $(seq 1 150); do
-  curl -sf -o /dev/null "http://127.0.0.1:$api_port/health" && break
-  [ "$(podman inspect -f '{{.State.Running}}' invoice-api-check)" = true ] \
-    || { podman logs invoice-api-check >&2; die "invoice-api serve exited"; }
-  sleep 0.2
-done
+wait_for invoice-api-check "http://127.0.0.1:$api_port/health" 30
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/health")
 [ "$code" = 200 ] || { podman logs invoice-api-check >&2; die "GET /health answered $code"; }
 say "  GET /health: $code"
@@ -360,12 +367,7 @@ podman rm -f invoice-worker-check >/dev/null 2>&1 || true
   -e "TEMPORAL_ADDRESS=127.0.0.1:$temporal_port" -e TEMPORAL_NAMESPACE=default \
   -e TEMPORAL_TASK_QUEUE=invoices -e "METRICS_ADDR=127.0.0.1:$worker_metrics" \
   "$WORKER_IMAGE" >/dev/null 2>>"$WORK/logs/podman.log"
-for _ in $(seq 1 300); do
-  curl -sf -o /dev/null "http://127.0.0.1:$worker_metrics/metrics" && break
-  [ "$(podman inspect -f '{{.State.Running}}' invoice-worker-check)" = true ] \
-    || { podman logs invoice-worker-check >&2; die "invoice-worker exited"; }
-  sleep 0.2
-done
+wait_for invoice-worker-check "http://127.0.0.1:$worker_metrics/metrics" 60
 metrics=$(curl -sf "http://127.0.0.1:$worker_metrics/metrics") \
   || { podman logs invoice-worker-check 2>&1 | tail -20 >&2; die "the worker's metrics did not answer"; }
 say "  GET /metrics: 200, $(grep -vc '^#' <<<"$metrics") samples"
