@@ -56,6 +56,7 @@ start_stack() {
   export PAY_RATE_LIMIT_PER_TOKEN_PER_MINUTE=1000000 REGISTER_RATE_LIMIT_PER_IP_PER_HOUR=1000000
   export INVOICE_EMAILS_ON_DEMAND_PER_DAY=1000000 EMAIL_DAILY_QUOTA_PER_ORG=1000000
   export JWT_SECRET="bench-secret-bench-secret-bench-secret-0123"
+  export_test_payload_keys
   export STORAGE_BACKEND=local STORAGE_DIR="$work/objects" EMAIL_BACKEND=smtp SMTP_URL="smtp://127.0.0.1:$smtp_port"
   export LOG_FORMAT=json RUST_LOG=warn
   psql "${base_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS $database" >/dev/null

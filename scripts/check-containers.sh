@@ -13,7 +13,7 @@ cd "$ROOT"
 # helps nor hinders the check.
 placeholders=$(mktemp)
 trap 'rm -f "$placeholders"' EXIT
-printf 'POSTGRES_PASSWORD=placeholder\nJWT_SECRET=placeholder-placeholder-placeholder-00\n' > "$placeholders"
+printf 'POSTGRES_PASSWORD=placeholder\nJWT_SECRET=placeholder-placeholder-placeholder-00\nPAYLOAD_ENCRYPTION_KEYS=k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n' > "$placeholders"
 if docker compose version >/dev/null 2>&1; then
   say "validating compose.yaml (docker compose config)"
   docker compose --env-file "$placeholders" -f compose.yaml config --quiet \

@@ -43,6 +43,7 @@ DEVELOPMENT_ONLY = {
     # Endpoints that replace AWS or Stripe with a local server in tests (moto, a fake Stripe).
     "S3_ENDPOINT_URL": "S3-compatible endpoint for tests; unset means AWS",
     "SES_ENDPOINT_URL": "SES-compatible endpoint for tests; unset means AWS",
+    "SQS_ENDPOINT_URL": "SQS-compatible endpoint for tests; unset means AWS",
     "STRIPE_API_BASE": "fake Stripe for tests; unset means Stripe",
     # EMAIL_BACKEND=smtp (the local mail catcher); production sends through SES.
     "SMTP_URL": "SMTP backend only; production uses SES",

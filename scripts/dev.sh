@@ -28,6 +28,8 @@ temporal_port="${TEMPORAL_PORT:-7233}"
 temporal_ui_port="${TEMPORAL_UI_PORT:-8233}"
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-http://127.0.0.1:$temporal_port}"
 export WEB_DIST="${WEB_DIST:-$ROOT/frontend/dist}"
+# Support staff's run links and the codec server's CORS origin: the dev server's UI.
+export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://127.0.0.1:$temporal_ui_port}"
 
 mkdir -p .data
 if [ -z "${JWT_SECRET:-}" ]; then
@@ -35,6 +37,14 @@ if [ -z "${JWT_SECRET:-}" ]; then
   [ -s .data/jwt-secret ] || python3 -c 'import secrets; print("dev-only-" + secrets.token_urlsafe(48))' > .data/jwt-secret
   JWT_SECRET="$(cat .data/jwt-secret)"
   export JWT_SECRET
+fi
+
+if [ -z "${PAYLOAD_ENCRYPTION_KEYS:-}" ]; then
+  # The key sealing workflow payloads, kept across restarts (the runs in Temporal's file need
+  # it). Its id starts with `dev-only` so that a production start-up refuses it.
+  [ -s .data/payload-keys ] || python3 -c 'import base64, secrets; print("dev-only-1:" + base64.b64encode(secrets.token_bytes(32)).decode())' > .data/payload-keys
+  PAYLOAD_ENCRYPTION_KEYS="$(cat .data/payload-keys)"
+  export PAYLOAD_ENCRYPTION_KEYS
 fi
 
 ensure_mold
@@ -140,6 +150,8 @@ cat <<MSG
     API metrics    http://$API_METRICS_ADDR/metrics   (worker: http://$METRICS_ADDR/metrics)
     Prometheus     http://127.0.0.1:$prometheus_port/alerts   (the alert rules, scraping the API and the worker)
     Temporal UI    http://127.0.0.1:$temporal_ui_port/namespaces/$TEMPORAL_NAMESPACE/workflows
+                   payloads are sealed (.data/payload-keys); support staff decode them through
+                   http://$API_ADDR/codec (docs/OPERATIONS.md, "Reading a run as support")
     Mail inbox     http://127.0.0.1:$mail_ui_port          (every email the platform sends)
     Invoice pages  $PUBLIC_BASE_URL/i/<token>   (linked from each email; Pay opens the TEST MODE checkout)
     PDFs           .data/objects/

@@ -322,6 +322,13 @@ link_with_mold() {
 }
 link_with_mold
 
+# The payload key the test, e2e, fuzz, chaos and bench runs give both binaries (and their own
+# Temporal clients), so runs are sealed as in production. A fixed test key: these runs hold no
+# real data.
+export_test_payload_keys() {
+  export PAYLOAD_ENCRYPTION_KEYS="${PAYLOAD_ENCRYPTION_KEYS:-test-1:dGVzdC1wYXlsb2FkLWtleS0wMTIzNDU2Nzg5YWJjZGU=}"
+}
+
 # Makes the workspace's own crates compile through clippy with every warning an error, in
 # whatever cargo command follows (build, test, nextest): `cargo clippy`'s mechanism, minus its
 # separate check-mode compilation of the whole dependency tree. Builds that set this and builds

@@ -133,6 +133,7 @@ done
 export DATABASE_URL="${base_url%/*}/invoices_temporal_tls"
 export APP_ENV=test PAYMENT_PROVIDER=test
 export JWT_SECRET="temporal-tls-secret-temporal-tls-secret-0123"
+export_test_payload_keys
 export STORAGE_BACKEND=local STORAGE_DIR="$work/objects" EMAIL_BACKEND=smtp SMTP_URL="smtp://127.0.0.1:$smtp_port"
 export LOG_FORMAT=json RUST_LOG=info
 psql "${base_url%/*}/postgres" -q -c "SET client_min_messages = warning" \

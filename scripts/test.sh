@@ -126,6 +126,9 @@ bash "$ROOT/scripts/fuzz.sh"
 phase "the web app end to end in Chromium"
 bash "$ROOT/scripts/e2e.sh"
 
+phase "support reads a run in the Temporal UI through the codec server (scripts/support-ui.sh)"
+bash "$ROOT/scripts/support-ui.sh"
+
 phase "a short chaos run: 100 invoices through 2 APIs and 2 workers while they and Temporal are killed"
 CHAOS_INVOICES="${CHAOS_INVOICES:-100}" bash "$ROOT/scripts/chaos.sh"
 say "all tests passed (screenshots of the main screens: test-artifacts/screenshots/)"

@@ -22,6 +22,17 @@ pub use invoices::InvoiceActivities;
 #[cfg(feature = "dev-tools")]
 pub use platform::PlatformActivities;
 
+/// The trace the running activity belongs to (the OpenTelemetry context Temporal's tracing
+/// plugin sets around it), for the activity span's `trace_id` field: its log lines carry it.
+/// Empty when traces are off.
+pub(crate) fn trace_id() -> String {
+    use opentelemetry::trace::TraceContextExt as _;
+    let context = opentelemetry::Context::current();
+    let span = context.span();
+    let id = span.span_context();
+    if id.is_valid() { id.trace_id().to_string() } else { String::new() }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

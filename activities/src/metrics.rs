@@ -1,6 +1,7 @@
 //! The worker's own Prometheus metrics, served by the worker binary on `METRICS_ADDR`: emails
-//! by kind and outcome, PDF render times, and the task queue's backlog (worker/src/backlog.rs). Every name starts with `invoice_worker_`; alert
-//! rules and dashboards query these names, so keep them.
+//! by kind and outcome, bounce and complaint events, PDF render times, and the task queue's
+//! backlog (worker/src/backlog.rs). Every name starts with `invoice_worker_`; alert rules and
+//! dashboards query these names, so keep them.
 
 use std::time::Duration;
 
@@ -39,6 +40,9 @@ impl EmailOutcome {
     }
 }
 
+const FEEDBACK_TYPES: [&str; 2] = ["bounce", "complaint"];
+const FEEDBACK_OUTCOMES: [&str; 2] = ["recorded", "unmatched"];
+
 /// The metrics of one worker process.
 pub struct WorkerMetrics {
     registry: Registry,
@@ -46,6 +50,7 @@ pub struct WorkerMetrics {
     render: Histogram,
     backlog: IntGaugeVec,
     backlog_age: GaugeVec,
+    feedback: IntCounterVec,
 }
 
 impl std::fmt::Debug for WorkerMetrics {
@@ -91,7 +96,23 @@ impl WorkerMetrics {
             &["type"],
         )
         .expect("valid metric");
+        let feedback = IntCounterVec::new(
+            Opts::new(
+                "email_feedback_total",
+                "SES bounce and complaint events read, by type (bounce, complaint) and outcome \
+                 (recorded on an invoice, or unmatched: no email of ours)",
+            ),
+            &["type", "outcome"],
+        )
+        .expect("valid metric");
+        // Every series from the start, so that rates and alerts see a zero before the first.
+        for kind in FEEDBACK_TYPES {
+            for outcome in FEEDBACK_OUTCOMES {
+                feedback.with_label_values(&[kind, outcome]);
+            }
+        }
         Self {
+            feedback: register(&registry, feedback),
             emails: register(&registry, emails),
             render: register(&registry, render),
             backlog: register(&registry, backlog),
@@ -112,6 +133,13 @@ impl WorkerMetrics {
     pub fn set_backlog(&self, kind: &str, count: i64, age: Duration) {
         self.backlog.with_label_values(&[kind]).set(count);
         self.backlog_age.with_label_values(&[kind]).set(age.as_secs_f64());
+    }
+
+    /// One bounce or complaint event (`kind`: `bounce` or `complaint`), recorded on an
+    /// invoice's email or not matched to any.
+    pub fn email_feedback(&self, kind: &str, recorded: bool) {
+        let outcome = if recorded { "recorded" } else { "unmatched" };
+        self.feedback.with_label_values(&[kind, outcome]).inc();
     }
 
     /// Everything, in Prometheus's text format ([`CONTENT_TYPE`]).

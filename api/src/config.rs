@@ -27,6 +27,10 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Grant, revoke or list platform support staff (read-only access to every organisation's
+    /// invoices and runs, and the codec server). Only here, never over HTTP.
+    #[command(subcommand)]
+    Support(crate::support::SupportCommand),
     /// Fill the demo organisation with deterministic invoices, payments and page views (for the
     /// dashboard), creating it and its owner if missing. Running it again changes nothing. A
     /// development tool: only in builds with the `dev-tools` feature.
@@ -240,6 +244,18 @@ impl Config {
             production::jwt_secret(self.auth.jwt_secret.expose_secret())?;
             production::database_url("DATABASE_URL", &self.database_url)?;
             invoice_service::temporal::production_check(&self.temporal)?;
+            if let Some(url) = self.web.temporal_ui_url.as_deref().map(str::trim)
+                && !url.is_empty()
+                && !url.starts_with("https://")
+            {
+                return Err(Refusal::new(
+                    "TEMPORAL_UI_URL",
+                    format!(
+                        "is {url}: in production the Temporal UI that reads decrypted payloads \
+                         must be reached over https://"
+                    ),
+                ));
+            }
             for switch in ["DEMO_DATA", "FAULT_CRASH_EVERY"] {
                 production::dev_switch_off(switch, std::env::var(switch).ok().as_deref())?;
             }
@@ -265,6 +281,12 @@ pub struct WebConfig {
     /// that is not under `/api` answered by its `index.html`. Unset: no web app is served.
     #[arg(long = "web-dist", env = "WEB_DIST")]
     pub dist: Option<std::path::PathBuf>,
+    /// The Temporal UI support staff use (`http://127.0.0.1:8233` in `make dev`,
+    /// `https://cloud.temporal.io` with Temporal Cloud): the support views link each run there,
+    /// and the codec server (`/codec`) answers that origin's browser requests (CORS, with
+    /// credentials). Unset or empty: no links, and only non-browser clients (the CLI) decode.
+    #[arg(long = "temporal-ui-url", env = "TEMPORAL_UI_URL")]
+    pub temporal_ui_url: Option<String>,
 }
 
 impl AuthConfig {

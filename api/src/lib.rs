@@ -25,6 +25,7 @@ pub mod pagination;
 pub mod payments;
 pub mod runs;
 pub mod state;
+pub mod support;
 pub mod text;
 pub mod web;
 
@@ -68,6 +69,11 @@ pub async fn build_state_on(config: &Config, db: PgPool) -> anyhow::Result<AppSt
         Duration::from_secs(config.auth.access_token_ttl_secs),
     )?;
     let temporal = TemporalSettings::load(&config.temporal)?;
+    let support = support::SupportSettings::new(
+        temporal.payload_keys.clone(),
+        &temporal.namespace,
+        config.web.temporal_ui_url.as_deref(),
+    );
     let store = invoice_storage::ObjectStore::from_config(&config.storage.config()).await?;
     Ok(AppState {
         runs: InvoiceRuns::new(
@@ -89,6 +95,7 @@ pub async fn build_state_on(config: &Config, db: PgPool) -> anyhow::Result<AppSt
         live: Arc::new(live::LiveHub::default()),
         web: Arc::new(config.web.clone()),
         metrics: Arc::new(metrics::ApiMetrics::new()),
+        support: Arc::new(support),
     })
 }
 
@@ -100,6 +107,7 @@ pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
     routes
         .merge(openapi::docs(openapi))
         .merge(payments::pages())
+        .merge(support::codec::routes())
         .fallback(web::fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit_public))
@@ -111,7 +119,12 @@ pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
                 .make_span_with(|req: &Request<_>| {
                     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
                     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("request", method = %req.method(), route, request_id, status = tracing::field::Empty)
+                    let span = tracing::info_span!("request", method = %req.method(), route, request_id, status = tracing::field::Empty, trace_id = tracing::field::Empty);
+                    // A caller's W3C trace context (`traceparent`) makes this request part of its
+                    // trace; the trace id goes into every log line of the request.
+                    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+                    invoice_service::traces::begin(&span, header("traceparent"), header("tracestate"));
+                    span
                 })
                 .on_request(())
                 .on_response(|res: &Response<_>, latency: Duration, span: &Span| {

@@ -19,13 +19,22 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         eprintln!("invoice-api: {refusal}");
         return Ok(std::process::ExitCode::from(invoice_service::environment::REFUSED_EXIT_CODE));
     }
-    invoice_service::telemetry::init(config.log_format, "info,tower_http=info,sqlx=warn");
+    let traces = invoice_service::telemetry::init(
+        config.log_format,
+        "info,tower_http=info,sqlx=warn",
+        "invoice-api",
+    );
     match command {
         Command::Migrate => {
             invoice_api::migrate(&config.database_url).await.context("migrate the database")?;
         }
         #[cfg(feature = "dev-tools")]
         Command::DemoData(args) => invoice_api::demo::run(&config, &args).await?,
+        Command::Support(command) => {
+            let db =
+                invoice_service::database::pool(&config.database_url, 1).context("DATABASE_URL")?;
+            invoice_api::support::run_command(&db, command).await?;
+        }
         Command::Openapi => {
             println!("{}", invoice_api::openapi::document().to_pretty_json()?);
         }
@@ -63,6 +72,9 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             .await?;
             tracing::info!("API stopped");
         }
+    }
+    if let Some(traces) = traces {
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
-use crate::{analytics, auth, customers, health, invoices, live, ops, org, payments, web};
+use crate::{analytics, auth, customers, health, invoices, live, ops, org, payments, support, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,7 @@ use crate::{analytics, auth, customers, health, invoices, live, ops, org, paymen
         (name = "payments", description = "Paying invoices: checkout from the hosted page, payment provider webhooks"),
         (name = "analytics", description = "The dashboard's figures, aggregated in SQL"),
         (name = "ops", description = "Stuck invoices and failed runs, and retrying them"),
+        (name = "support", description = "Platform support staff: any organisation's invoices and runs, read-only and audited"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -121,6 +122,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(customers::router())
         .merge(invoices::router())
         .merge(ops::router())
+        .merge(support::router())
         .merge(payments::router())
         .merge(live::router())
         .merge(analytics::router())

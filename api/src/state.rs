@@ -34,6 +34,8 @@ pub struct AppState {
     pub web: Arc<WebConfig>,
     /// What `/metrics` on the metrics listener reports.
     pub metrics: Arc<ApiMetrics>,
+    /// Support staff's codec server and Temporal UI links.
+    pub support: Arc<crate::support::SupportSettings>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -55,7 +55,7 @@ pub(crate) async fn app_config() -> Json<AppConfig> {
 
 /// Paths that belong to the API: never answered with the app's `index.html`.
 fn is_api_path(path: &str) -> bool {
-    ["/api/", "/api-docs", "/i/"].iter().any(|p| path.starts_with(p)) || path == "/api"
+    ["/api/", "/api-docs", "/i/", "/codec/"].iter().any(|p| path.starts_with(p)) || path == "/api"
 }
 
 /// What answers every request no route matched: a file of the built app, the app's

@@ -142,6 +142,30 @@ pub enum TimelineEvent {
     Viewed {
         device: Device,
     },
+    /// The client's mail server refused an email we sent (SES's bounce event). A permanent
+    /// bounce suppresses further sends to the address.
+    #[serde(rename_all = "camelCase")]
+    EmailBounced {
+        kind: EmailKind,
+        to: String,
+        message_id: String,
+        /// SES's bounce type and subtype, e.g. `Permanent/General`.
+        bounce_type: String,
+        permanent: bool,
+        /// The receiving server's answer, e.g. `smtp; 550 5.1.1 user unknown`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// The client marked an email we sent as spam (SES's complaint event): no more email goes
+    /// to the address.
+    #[serde(rename_all = "camelCase")]
+    EmailComplained {
+        kind: EmailKind,
+        to: String,
+        message_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        feedback_type: Option<String>,
+    },
 }
 
 named_enum!(
@@ -169,6 +193,8 @@ named_enum!(
         CheckoutStarted => "checkout_started",
         CheckoutFailed => "checkout_failed",
         Viewed => "viewed",
+        EmailBounced => "email_bounced",
+        EmailComplained => "email_complained",
     }
 );
 
@@ -206,6 +232,8 @@ impl TimelineEvent {
             Self::CheckoutStarted { .. } => TimelineKind::CheckoutStarted,
             Self::CheckoutFailed { .. } => TimelineKind::CheckoutFailed,
             Self::Viewed { .. } => TimelineKind::Viewed,
+            Self::EmailBounced { .. } => TimelineKind::EmailBounced,
+            Self::EmailComplained { .. } => TimelineKind::EmailComplained,
         }
     }
 
@@ -281,6 +309,20 @@ mod tests {
             CheckoutStarted { session_id: "s".into(), amount: 1, provider: PaymentProvider::Local },
             CheckoutFailed { reason: "r".into() },
             Viewed { device: Device::Mobile },
+            EmailBounced {
+                kind: EmailKind::Invoice,
+                to: "t".into(),
+                message_id: "m".into(),
+                bounce_type: "Permanent/General".into(),
+                permanent: true,
+                detail: None,
+            },
+            EmailComplained {
+                kind: EmailKind::Reminder,
+                to: "t".into(),
+                message_id: "m".into(),
+                feedback_type: Some("abuse".into()),
+            },
         ]
     }
 

@@ -18,6 +18,7 @@ import { InvoiceList } from "./invoices/InvoiceList";
 import { connectLive, disconnectLive } from "./live/live";
 import { Ops } from "./ops/Ops";
 import { Settings } from "./settings/Settings";
+import { Support } from "./support/Support";
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const { me, loading } = useAuth();
@@ -60,6 +61,7 @@ export function App() {
               <Route path="/settings" element={<Settings />} />
               <Route path="/ops" element={<Ops />} />
               <Route path="/analytics" element={<Analytics />} />
+              <Route path="/support" element={<Support />} />
               <Route path="*" element={<NotFound />} />
             </Route>
           </Routes>

@@ -3,11 +3,13 @@
 //! namespace, TLS and API key from the standard `TEMPORAL_*` variables or a profile file),
 //! logging, the database pool and the shutdown signals.
 
+pub mod codec;
 pub mod database;
 pub mod environment;
 pub mod shutdown;
 pub mod telemetry;
 pub mod temporal;
+pub mod traces;
 
 pub use environment::{AppEnv, EnvironmentArgs, PaymentProviderSetting, Refusal};
 pub use telemetry::LogFormat;

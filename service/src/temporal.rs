@@ -10,11 +10,15 @@
 
 use std::time::{Duration, Instant};
 
+use secrecy::ExposeSecret as _;
 use temporalio_client::{
     Client, ClientOptions, Connection, ConnectionOptions,
     errors::{ClientConnectError, ClientNewError},
     grpc::WorkflowService,
     tonic::{self, Code},
+};
+use temporalio_common::data_converters::{
+    DataConverter, DefaultFailureConverter, PayloadConverter,
 };
 use temporalio_common::envconfig::{
     ConfigError, LoadClientConfigProfileOptions, load_client_config_profile,
@@ -22,9 +26,14 @@ use temporalio_common::envconfig::{
 use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;
 use tracing::{info, warn};
 
+use crate::codec::{EncryptionCodec, PayloadKeys};
+
 /// Where `make dev` runs the Temporal dev server, when nothing else is configured.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:7233";
 pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Key ids `make dev` gives the keys it makes; production refuses to encrypt with one.
+pub const DEV_KEY_PREFIX: &str = "dev-only";
 
 const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -45,6 +54,16 @@ pub struct TemporalArgs {
         default_value = invoice_workflows::TASK_QUEUE
     )]
     pub task_queue: String,
+    /// Keys sealing every workflow and activity payload, `<id>:<base64 32 bytes>` separated by
+    /// commas; the first encrypts, all decrypt (see `invoice_service::codec`). Required in
+    /// production; unset or empty elsewhere: payloads travel as plain JSON. The API and the
+    /// workers must share them.
+    #[arg(
+        long = "payload-encryption-keys",
+        env = "PAYLOAD_ENCRYPTION_KEYS",
+        hide_env_values = true
+    )]
+    pub payload_encryption_keys: Option<secrecy::SecretString>,
 }
 
 /// Resolved connection settings.
@@ -56,6 +75,8 @@ pub struct TemporalSettings {
     pub task_queue: String,
     /// True when TLS (or an API key, which implies TLS) is configured.
     pub tls: bool,
+    /// Seal payloads with these (`PAYLOAD_ENCRYPTION_KEYS`); `None`: plain payloads.
+    pub payload_keys: Option<PayloadKeys>,
     connection: ConnectionOptions,
 }
 
@@ -105,11 +126,18 @@ impl TemporalSettings {
         let address = profile.address.get_or_insert_with(|| DEFAULT_ADDRESS.to_owned()).clone();
         let namespace = profile.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
         let connection = ConnectionOptions::try_from(profile)?;
+        let payload_keys = match args.payload_encryption_keys.as_ref().map(|k| k.expose_secret()) {
+            Some(spec) if !spec.trim().is_empty() => {
+                Some(PayloadKeys::parse(spec).map_err(|e| SettingsError(e.to_string()))?)
+            }
+            _ => None,
+        };
         Ok(Self {
             address,
             namespace,
             task_queue: args.task_queue.clone(),
             tls: connection.tls_options.is_some(),
+            payload_keys,
             connection,
         })
     }
@@ -126,8 +154,31 @@ impl TemporalSettings {
             namespace: namespace.to_owned(),
             task_queue: task_queue.to_owned(),
             tls: false,
+            payload_keys: None,
             connection,
         })
+    }
+
+    /// These settings, sealing payloads with `keys`.
+    pub fn with_payload_keys(mut self, keys: Option<PayloadKeys>) -> Self {
+        self.payload_keys = keys;
+        self
+    }
+
+    /// The client options: the namespace, and the codec when payloads are sealed.
+    fn client_options(&self) -> ClientOptions {
+        let interceptors = crate::traces::client_interceptors();
+        match &self.payload_keys {
+            Some(keys) => ClientOptions::new(&self.namespace)
+                .data_converter(DataConverter::new(
+                    PayloadConverter::default(),
+                    DefaultFailureConverter::default(),
+                    EncryptionCodec(keys.clone()),
+                ))
+                .client_interceptors(interceptors)
+                .build(),
+            None => ClientOptions::new(&self.namespace).client_interceptors(interceptors).build(),
+        }
     }
 }
 
@@ -136,6 +187,31 @@ impl TemporalSettings {
 /// profile. Settings that do not load are left to the connection, which reports them.
 pub fn production_check(args: &TemporalArgs) -> Result<(), crate::environment::Refusal> {
     use crate::environment::Refusal;
+    let spec = args.payload_encryption_keys.as_ref().map(|k| k.expose_secret().trim().to_owned());
+    let keys = match spec.filter(|s| !s.is_empty()) {
+        None => {
+            return Err(Refusal::new(
+                "PAYLOAD_ENCRYPTION_KEYS",
+                "is not set: production seals every workflow payload (clients' names, \
+                 addresses, invoice lines) before it reaches Temporal; set <key id>:<base64 of \
+                 32 random bytes> (openssl rand -base64 32), the same for the API and the workers",
+            ));
+        }
+        Some(spec) => PayloadKeys::parse(&spec).map_err(|e| {
+            let message = e.to_string();
+            let reason = message.strip_prefix("PAYLOAD_ENCRYPTION_KEYS: ").unwrap_or(&message);
+            Refusal::new("PAYLOAD_ENCRYPTION_KEYS", format!("is not usable: {reason}"))
+        })?,
+    };
+    if keys.active_id().starts_with(DEV_KEY_PREFIX) {
+        return Err(Refusal::new(
+            "PAYLOAD_ENCRYPTION_KEYS",
+            format!(
+                "encrypts with {:?}, a key `make dev` made for a developer's machine",
+                keys.active_id()
+            ),
+        ));
+    }
     let Ok(settings) = TemporalSettings::read(args) else { return Ok(()) };
     if !settings.tls {
         return Err(Refusal::new(
@@ -253,8 +329,8 @@ pub async fn connect(
         let connection = Connection::connect(options)
             .await
             .map_err(|cause| ConnectError::connect(&settings.address, cause))?;
-        let client = Client::new(connection, ClientOptions::new(&settings.namespace).build())
-            .map_err(ConnectError::Client)?;
+        let client =
+            Client::new(connection, settings.client_options()).map_err(ConnectError::Client)?;
         check_namespace(&client, &settings.namespace, timeout).await?;
         Ok(client)
     };

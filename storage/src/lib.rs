@@ -86,8 +86,17 @@ impl ObjectStore {
         })
     }
 
+    /// `s3` or `local`, for traces.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Local(_) => "local",
+            Self::S3(_) => "s3",
+        }
+    }
+
     /// Stores `bytes` under `<prefix>/<sha256>.<ext>` unless that object exists already, and
     /// returns the key. Storing the same bytes again returns the same key and writes nothing.
+    #[tracing::instrument(name = "storage.put", skip_all, fields(backend = self.backend_name()))]
     pub async fn put_content_addressed(
         &self,
         bytes: &[u8],
@@ -103,6 +112,7 @@ impl ObjectStore {
     }
 
     /// The object's bytes, or [`StorageError::NotFound`].
+    #[tracing::instrument(name = "storage.get", skip_all, fields(backend = self.backend_name()))]
     pub async fn get(&self, key: &ObjectKey) -> Result<Vec<u8>, StorageError> {
         match self {
             Self::Local(store) => store.get(key).await,

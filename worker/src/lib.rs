@@ -3,6 +3,7 @@
 //! so they exercise exactly what production runs.
 
 pub mod backlog;
+pub mod feedback;
 mod metrics;
 pub mod presence;
 pub mod providers;
@@ -57,6 +58,11 @@ pub fn crash_on_panic() {
     }));
 }
 
+/// Whether traces are exported (`OTEL_EXPORTER_OTLP_ENDPOINT`, see `invoice_service::traces`).
+fn traces_on() -> bool {
+    std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|e| !e.trim().is_empty())
+}
+
 /// Errors building a worker.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildWorkerError {
@@ -80,10 +86,17 @@ pub fn build_worker(
     task_queue: &str,
     invoices: InvoiceActivities,
 ) -> Result<Worker, BuildWorkerError> {
-    let options = WorkerOptions::new(task_queue)
+    let mut options = WorkerOptions::new(task_queue)
         .graceful_shutdown_period(GRACEFUL_SHUTDOWN_PERIOD)
         .max_cached_workflows(CACHED_WORKFLOWS)
         .register_activities(invoices);
+    if traces_on() {
+        // Temporal's tracing plugin: spans for the workflow, its handlers and each activity it
+        // schedules (replay-safe), and each activity run, all under the `_tracer-data` context
+        // the API's request sent (invoice_service::traces).
+        options = options
+            .worker_plugin(temporalio_sdk::opentelemetry::OpenTelemetryPlugin::builder().build());
+    }
     #[cfg(feature = "dev-tools")]
     let options = options
         .register_activities(invoice_activities::PlatformActivities::new())

@@ -43,6 +43,13 @@ struct Config {
     /// Address of the Prometheus metrics listener (`GET /metrics`); unset: none.
     #[arg(long = "metrics-addr", env = "METRICS_ADDR")]
     metrics_addr: Option<std::net::SocketAddr>,
+    /// The SQS queue SES's bounce and complaint events arrive on (configuration set -> SNS ->
+    /// SQS); unset or empty: they are not read.
+    #[arg(long = "ses-events-queue-url", env = "SES_EVENTS_QUEUE_URL")]
+    ses_events_queue_url: Option<String>,
+    /// An SQS-compatible endpoint instead of AWS (moto in tests).
+    #[arg(long = "sqs-endpoint-url", env = "SQS_ENDPOINT_URL")]
+    sqs_endpoint_url: Option<String>,
 }
 
 #[tokio::main]
@@ -63,15 +70,23 @@ async fn main() -> ExitCode {
             return ExitCode::from(invoice_service::environment::REFUSED_EXIT_CODE);
         }
     };
-    invoice_service::telemetry::init(config.log_format, "info");
+    // Workflow spans get their ids from the run's replay-safe randomness (Temporal's plugin).
+    let traces =
+        invoice_service::telemetry::init_with(config.log_format, "info", "invoice-worker", |p| {
+            p.with_id_generator(temporalio_sdk::opentelemetry::WorkflowIdGenerator::default())
+        });
     invoice_worker::crash_on_panic();
-    match run(config, provider).await {
+    let code = match run(config, provider).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             error!(error = format!("{error:#}"), "worker failed");
             ExitCode::FAILURE
         }
+    };
+    if let Some(traces) = traces {
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
     }
+    code
 }
 
 async fn run(config: Config, provider: PaymentProviderSetting) -> anyhow::Result<()> {
@@ -123,6 +138,18 @@ async fn run(config: Config, provider: PaymentProviderSetting) -> anyhow::Result
             temporal.task_queue.clone(),
             Duration::from_secs(config.backlog_report_seconds),
             config.cloudwatch_emf_namespace.clone().filter(|ns| !ns.trim().is_empty()),
+            invoices.metrics.clone(),
+        ));
+    }
+    if let Some(queue_url) = config.ses_events_queue_url.clone().filter(|u| !u.trim().is_empty()) {
+        let endpoint = config.sqs_endpoint_url.as_deref().filter(|u| !u.trim().is_empty());
+        let region = &config.providers.storage.aws_region;
+        let queue =
+            invoice_worker::feedback::FeedbackQueue::connect(queue_url, region, endpoint).await;
+        tokio::spawn(invoice_worker::feedback::consume(
+            queue,
+            invoices.db.clone(),
+            client.clone(),
             invoices.metrics.clone(),
         ));
     }

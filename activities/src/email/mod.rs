@@ -160,8 +160,17 @@ impl Mailer {
         })
     }
 
+    /// `ses` or `smtp`, for traces and logs.
+    pub fn provider(&self) -> &'static str {
+        match self {
+            Self::Smtp(_) => "smtp",
+            Self::Ses(_) => "ses",
+        }
+    }
+
     /// Sends `message` once. A transient error may still mean the provider took it (a timeout
     /// after the data was sent): callers record sends and look before sending again.
+    #[tracing::instrument(name = "email.send", skip_all, fields(provider = self.provider()))]
     pub async fn send(&self, message: &Message) -> Result<SentMessage, EmailError> {
         match self {
             Self::Smtp(mailer) => mailer.send(message).await,

@@ -48,6 +48,7 @@ fn address_lines(address: Option<&serde_json::Value>) -> Vec<String> {
 
 /// Loads everything the PDF shows. A finalized invoice is required (it has a number).
 /// `hosted_url` turns the invoice's page token into the link printed on it.
+#[tracing::instrument(name = "postgres", skip_all, fields(db.system = "postgresql", db.operation = "read_invoice_document"))]
 pub async fn load(
     db: &PgPool,
     org_id: Uuid,

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use invoice_domain::{Currency, EmailKind, format_amount};
 use invoice_workflows::invoice::activities::{SendEmailInput, SentEmail};
 use sqlx::PgPool;
+use tracing::Instrument as _;
 
 use super::records::RecordError;
 use crate::email::{Attachment, EmailError, Mailer, Message};
@@ -66,6 +67,7 @@ pub async fn send(
         invoice_id
     )
     .fetch_optional(db)
+    .instrument(postgres("read_invoice"))
     .await?
     .ok_or_else(|| RecordError::Permanent(format!("invoice {invoice_id} not found")))?;
     // The customer's current address: a corrected email reaches the client on the next send
@@ -74,6 +76,7 @@ pub async fn send(
         .client_email
         .clone()
         .ok_or_else(|| RecordError::Permanent("the customer has no email address".into()))?;
+    refuse_suppressed(db, org_id, &recipient).await?;
     let number = inv.number.clone().unwrap_or_default();
     let currency: Currency =
         inv.currency.parse().map_err(|_| RecordError::Permanent("unknown currency".into()))?;
@@ -121,9 +124,15 @@ pub async fn send(
     send_once(db, mailer, req, message).await
 }
 
+/// A span for one Postgres statement of the send (traces).
+fn postgres(operation: &'static str) -> tracing::Span {
+    tracing::info_span!("postgres", db.system = "postgresql", db.operation = operation)
+}
+
 /// Whether the organisation may mail a client now: an owner's address is verified, and the
 /// day's quota is not used up. A refusal is permanent: the invoice waits in `needs_attention`
 /// with the reason.
+#[tracing::instrument(name = "postgres", skip_all, fields(db.system = "postgresql", db.operation = "check_sending_quota"))]
 async fn may_send(db: &PgPool, org_id: uuid::Uuid, daily_quota: u32) -> Result<(), SendError> {
     // Nothing goes to a client until an owner has shown the signup address is theirs: a
     // stranger cannot register with any address and have the platform mail third parties. The
@@ -166,6 +175,35 @@ async fn may_send(db: &PgPool, org_id: uuid::Uuid, daily_quota: u32) -> Result<(
     Ok(())
 }
 
+/// Refuses, for good, to mail an address that bounced for good or complained (the worker
+/// records them from SES's events): mailing it again only hurts the sender's reputation. The
+/// invoice waits in `needs_attention` (or the reminder is marked failed) with the reason; a
+/// corrected customer email is a new address and goes out.
+#[tracing::instrument(name = "postgres", skip_all, fields(db.system = "postgresql", db.operation = "check_suppressed_address"))]
+async fn refuse_suppressed(
+    db: &PgPool,
+    org_id: uuid::Uuid,
+    recipient: &str,
+) -> Result<(), SendError> {
+    let suppressed = sqlx::query!(
+        r#"SELECT reason, suppressed_at FROM email_suppressions
+           WHERE org_id = $1 AND address = lower($2)"#,
+        org_id,
+        recipient
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(RecordError::from)?;
+    let Some(row) = suppressed else { return Ok(()) };
+    // The address itself stays out of the message: failure messages are not sealed payloads.
+    let what = if row.reason == "complaint" { "marked our email as spam" } else { "bounced" };
+    Err(RecordError::Permanent(format!(
+        "not sent: the customer's email address {what} on {}; correct it, then resend",
+        row.suppressed_at.format("%Y-%m-%d")
+    ))
+    .into())
+}
+
 /// Hands the message to the provider unless another attempt with its key got there first.
 async fn send_once(
     db: &PgPool,
@@ -188,6 +226,7 @@ async fn send_once(
         recipient
     )
     .execute(db)
+    .instrument(postgres("claim_email_send"))
     .await?
     .rows_affected();
     if claimed == 0 {
@@ -212,12 +251,14 @@ async fn send_once(
         sent.provider_message_id
     )
     .execute(db)
+    .instrument(postgres("record_email_sent"))
     .await?;
     Ok(SentEmail { provider_message_id: sent.provider_message_id, recipient, newly_sent: true })
 }
 
 /// What an earlier attempt with this key did: sent (answered again, nothing is sent), or died
 /// during the provider call (a permanent failure: only a person can tell whether it went).
+#[tracing::instrument(name = "postgres", skip_all, fields(db.system = "postgresql", db.operation = "read_email_send"))]
 async fn previous_send(db: &PgPool, key: &str) -> Result<Option<SentEmail>, SendError> {
     let Some(row) = sqlx::query!(
         "SELECT status, provider_message_id, recipient FROM email_sends WHERE idempotency_key = $1",

@@ -80,7 +80,7 @@ fn record_error(e: RecordError) -> ActivityError {
 #[activities]
 impl InvoiceActivities {
     #[activity(definition = invoice_workflows::invoice::activities::CreateInvoiceRecord)]
-    #[instrument(skip_all, fields(invoice.id = %input.input.invoice_id))]
+    #[instrument(skip_all, fields(trace_id = %crate::trace_id(), invoice.id = %input.input.invoice_id))]
     pub async fn create_invoice_record(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -90,7 +90,7 @@ impl InvoiceActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::UpdateDraft)]
-    #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
+    #[instrument(skip_all, fields(trace_id = %crate::trace_id(), invoice.id = %input.invoice_id))]
     pub async fn update_draft(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -100,7 +100,7 @@ impl InvoiceActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::DeleteDraft)]
-    #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
+    #[instrument(skip_all, fields(trace_id = %crate::trace_id(), invoice.id = %input.invoice_id))]
     pub async fn delete_draft(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -110,7 +110,7 @@ impl InvoiceActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::FinalizeInvoice)]
-    #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
+    #[instrument(skip_all, fields(trace_id = %crate::trace_id(), invoice.id = %input.invoice_id))]
     pub async fn finalize_invoice(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -120,7 +120,7 @@ impl InvoiceActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::RenderInvoicePdf)]
-    #[instrument(skip_all, fields(invoice.id = %input.invoice_id))]
+    #[instrument(skip_all, fields(trace_id = %crate::trace_id(), invoice.id = %input.invoice_id))]
     pub async fn render_invoice_pdf(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -134,6 +134,11 @@ impl InvoiceActivities {
         let started = std::time::Instant::now();
         let bytes = render_off_thread(move || renderer.render(&doc)).await?;
         self.metrics.rendered(started.elapsed());
+        tracing::info!(
+            bytes = bytes.len(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "invoice PDF rendered"
+        );
         // The workflow projects the key to the invoice row: the projection is its one writer.
         let key = self
             .store
@@ -143,7 +148,7 @@ impl InvoiceActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::SendInvoiceEmail)]
-    #[instrument(skip_all, fields(invoice.id = %input.invoice_id, key = %input.idempotency_key))]
+    #[instrument(skip_all, fields(trace_id = %crate::trace_id(), invoice.id = %input.invoice_id, key = %input.idempotency_key))]
     pub async fn send_invoice_email(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -159,11 +164,13 @@ impl InvoiceActivities {
             Err(_) => EmailOutcome::Failed,
         };
         self.metrics.email(input.kind, outcome);
+        // In the activity's span: with traces on, the line carries the trace id.
+        tracing::info!(kind = input.kind.as_str(), ?outcome, "email step done");
         sent.map_err(|e| failure(e.is_permanent(), e))
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::CreateCheckoutSession)]
-    #[instrument(skip_all, fields(invoice.id = %input.invoice_id, key = %input.idempotency_key))]
+    #[instrument(skip_all, fields(trace_id = %crate::trace_id(), invoice.id = %input.invoice_id, key = %input.idempotency_key))]
     pub async fn create_checkout_session(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -176,7 +183,7 @@ impl InvoiceActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::ExpireCheckoutSession)]
-    #[instrument(skip_all, fields(invoice.id = %input.invoice_id, session.id = %input.session_id))]
+    #[instrument(skip_all, fields(trace_id = %crate::trace_id(), invoice.id = %input.invoice_id, session.id = %input.session_id))]
     pub async fn expire_checkout_session(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -190,7 +197,7 @@ impl InvoiceActivities {
 
     /// An account email (verify the address, reset the password): see [`crate::accounts`].
     #[activity(definition = invoice_workflows::account::SendAccountEmail)]
-    #[instrument(skip_all, fields(token.id = %input.token_id))]
+    #[instrument(skip_all, fields(trace_id = %crate::trace_id(), token.id = %input.token_id))]
     pub async fn send_account_email(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -203,7 +210,7 @@ impl InvoiceActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::RecordProjection)]
-    #[instrument(skip_all, fields(invoice.id = %input.invoice_id, version = input.version))]
+    #[instrument(skip_all, fields(trace_id = %crate::trace_id(), invoice.id = %input.invoice_id, version = input.version))]
     pub async fn record_projection(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -215,7 +222,7 @@ impl InvoiceActivities {
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::RecordAttention)]
-    #[instrument(skip_all, fields(invoice.id = %input.invoice_id, version = input.version))]
+    #[instrument(skip_all, fields(trace_id = %crate::trace_id(), invoice.id = %input.invoice_id, version = input.version))]
     pub async fn record_attention(
         self: Arc<Self>,
         _ctx: ActivityContext,

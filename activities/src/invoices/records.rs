@@ -64,6 +64,7 @@ impl BilledCustomer {
             reminder_offsets: self.reminder_offsets,
             stored: StoredPayments::default(),
             existing: None,
+            client_name: self.name,
         }
     }
 }
@@ -100,6 +101,7 @@ fn totals_of(content: &InvoiceContent) -> Result<(Vec<LineAmounts>, Totals), Rec
 /// Stores the invoice with its lines and the `created` event. Idempotent: a retry after a crash
 /// finds the row and returns it, with the money it already holds (a run that ops started again
 /// goes on from there).
+#[tracing::instrument(name = "postgres", skip_all, fields(db.system = "postgresql", db.operation = "store_invoice"))]
 pub async fn create(db: &PgPool, req: &CreateRecordInput) -> Result<InvoiceRecord, RecordError> {
     let input = &req.input;
     let (org_id, invoice_id, customer_id) =
@@ -274,6 +276,7 @@ async fn insert_lines(
 
 /// Replaces a draft's content, customer and lines and recomputes its totals. Refused (for good)
 /// once the invoice is numbered. Idempotent: a retry writes the same content again.
+#[tracing::instrument(name = "postgres", skip_all, fields(db.system = "postgresql", db.operation = "update_draft"))]
 pub async fn update_draft(
     db: &PgPool,
     req: &UpdateDraftInput,
@@ -325,6 +328,7 @@ pub async fn update_draft(
 }
 
 /// Deletes an unnumbered draft with its lines and events. Idempotent.
+#[tracing::instrument(name = "postgres", skip_all, fields(db.system = "postgresql", db.operation = "delete_draft"))]
 pub async fn delete_draft(db: &PgPool, invoice: &InvoiceRef) -> Result<(), RecordError> {
     let (org_id, invoice_id) = (invoice.org_id.uuid(), invoice.invoice_id.uuid());
     let mut tx = db.begin().await?;
@@ -355,6 +359,7 @@ pub async fn delete_draft(db: &PgPool, invoice: &InvoiceRef) -> Result<(), Recor
 
 /// Numbers the invoice (`INV-<year>-<nnnnn>`, gapless per organisation and year: the counter
 /// and the invoice change in one transaction) and freezes the client as printed. Idempotent.
+#[tracing::instrument(name = "postgres", skip_all, fields(db.system = "postgresql", db.operation = "finalize_invoice"))]
 pub async fn finalize(db: &PgPool, req: &FinalizeInput) -> Result<Finalized, RecordError> {
     let (org_id, invoice_id) = (req.org_id.uuid(), req.invoice_id.uuid());
     let mut tx = db.begin().await?;
@@ -416,6 +421,7 @@ fn page_token() -> String {
 /// Marks the invoice as needing attention because Postgres refused its projection: only the
 /// status and the reason, cleaned of what Postgres refuses in text (NUL and other control
 /// characters) and capped, so that this write passes where the projection did not.
+#[tracing::instrument(name = "postgres", skip_all, fields(db.system = "postgresql", db.operation = "record_attention"))]
 pub async fn record_attention(db: &PgPool, a: &AttentionRecord) -> Result<(), RecordError> {
     let version =
         i64::try_from(a.version).map_err(|_| RecordError::Permanent("version overflow".into()))?;
@@ -444,6 +450,7 @@ const ATTENTION_REASON_MAX_CHARS: usize = 2000;
 
 /// Writes the workflow's view of the invoice. A projection older than what the row already
 /// shows does not touch the row; its events and payments are still stored (each at most once).
+#[tracing::instrument(name = "postgres", skip_all, fields(db.system = "postgresql", db.operation = "record_projection"))]
 pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
     let (org_id, invoice_id) = (p.org_id.uuid(), p.invoice_id.uuid());
     let version =

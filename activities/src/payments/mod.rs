@@ -124,6 +124,7 @@ impl Payments {
     }
 
     /// Opens a session for `input.amount`, at most once per idempotency key at Stripe.
+    #[tracing::instrument(name = "payments.create_checkout_session", skip_all)]
     pub async fn create_checkout_session(
         &self,
         db: &PgPool,
@@ -224,6 +225,7 @@ impl Payments {
 impl Payments {
     /// Expires a session at its provider, so that it can take no more money. A session the
     /// provider no longer holds open (paid, expired, unknown) has nothing left to expire.
+    #[tracing::instrument(name = "payments.expire_checkout_session", skip_all, fields(provider = %provider))]
     pub async fn expire_checkout_session(
         &self,
         session_id: &str,

@@ -15,6 +15,7 @@ use crate::auth::{Auth, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Json;
 use crate::runs::RunError;
+use crate::runs::RunSummary;
 use crate::state::AppState;
 
 /// Create an invoice and start its life: it is numbered, rendered and sent at once unless
@@ -72,8 +73,9 @@ pub(crate) async fn start_invoice(
         history_limit: None,
         continued: None,
     };
+    let summary = run_summary(&input);
     crate::fault::maybe_crash(crate::fault::CrashPoint::BeforeWorkflowStart);
-    match state.runs.create(&input).await {
+    match state.runs.create(&input, summary).await {
         Ok(_) => {}
         // Only reachable with an idempotency key (otherwise the id is new): its invoice existed
         // and its run has ended since (a deleted draft).
@@ -123,4 +125,21 @@ fn keyed_invoice_id(org_id: Uuid, key: &str) -> Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// What the Temporal UI's run list shows for the run: its kind and due date, and no client or
+/// invoice data. The 1.1.1 client writes a run's static summary and details without the payload
+/// codec (plain JSON in the history, found by the history test), so the client, the number and
+/// the money are in the run's current details instead, which the workflow sets and the codec
+/// seals (support reads them through the codec server).
+fn run_summary(input: &InvoiceWorkflowInput) -> RunSummary {
+    let kind = if input.draft { "Draft invoice" } else { "Invoice" };
+    RunSummary {
+        summary: format!("{kind} due {}", input.content.due_date),
+        details: format!(
+            "**Invoice** {}\n\n**Organisation** {}\n\nClient, number and amounts: the run's \
+             current details (sealed; decoded for support through the codec server).",
+            input.invoice_id, input.org_id
+        ),
+    }
 }

@@ -17,8 +17,10 @@ use crate::state::AppState;
 
 #[cfg(feature = "dev-tools")]
 pub(crate) use create::start_invoice;
-pub use read::{ListParams, ListQuery, list_query};
+pub(crate) use read::load_timeline;
+pub use read::{ListParams, ListQuery, TimelineEntry, list_query};
 pub use view::InvoiceView;
+pub(crate) use view::fetch_invoice;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

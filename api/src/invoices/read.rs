@@ -17,7 +17,7 @@ use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct TimelineEntry {
+pub struct TimelineEntry {
     pub id: i64,
     pub kind: TimelineKind,
     /// `user:<id>`, `api_key:<id>`, `system`, `client`, `stripe` or `test_checkout`.
@@ -245,20 +245,27 @@ pub(super) async fn timeline(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Vec<TimelineEntry>>> {
     auth.require(Role::Viewer)?;
-    let exists = sqlx::query_scalar!(
-        "SELECT id FROM invoices WHERE org_id = $1 AND id = $2",
-        auth.org_id,
-        id
-    )
-    .fetch_optional(&state.db)
-    .await?;
+    let events = load_timeline(&state, auth.org_id, id).await?;
+    Ok(Json(events.ok_or_else(|| ApiError::not_found("Invoice"))?))
+}
+
+/// The invoice's timeline, oldest first; `None` when the organisation has no such invoice.
+pub(crate) async fn load_timeline(
+    state: &AppState,
+    org_id: Uuid,
+    id: Uuid,
+) -> ApiResult<Option<Vec<TimelineEntry>>> {
+    let exists =
+        sqlx::query_scalar!("SELECT id FROM invoices WHERE org_id = $1 AND id = $2", org_id, id)
+            .fetch_optional(&state.db)
+            .await?;
     if exists.is_none() {
-        return Err(ApiError::not_found("Invoice"));
+        return Ok(None);
     }
     let events = sqlx::query!(
         r#"SELECT id, kind, actor, data, occurred_at AS "at" FROM invoice_events
            WHERE org_id = $1 AND invoice_id = $2 ORDER BY occurred_at, id"#,
-        auth.org_id,
+        org_id,
         id
     )
     .fetch_all(&state.db)
@@ -274,5 +281,5 @@ pub(super) async fn timeline(
         })
     })
     .collect::<ApiResult<_>>()?;
-    Ok(Json(events))
+    Ok(Some(events))
 }

@@ -83,7 +83,7 @@ pub struct InvoiceView {
 }
 
 /// The invoice with its lines and payments, or `None`.
-pub(super) async fn fetch_invoice(
+pub(crate) async fn fetch_invoice(
     state: &AppState,
     org_id: Uuid,
     id: Uuid,

@@ -38,6 +38,7 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
     GetWorkflowExecutionHistoryRequest, ResetWorkflowExecutionRequest,
 };
 use tokio::time::Instant;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 pub use errors::RunError;
@@ -75,6 +76,16 @@ impl InvoiceRun {
     pub fn workflow_id(self) -> String {
         invoice_workflow_id(self.org_id, self.invoice_id)
     }
+}
+
+/// What the Temporal UI shows for a run in its list and on its page (sealed with the payload
+/// keys like every payload, so only support reads it through the codec server).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// One line.
+    pub summary: String,
+    /// Markdown.
+    pub details: String,
 }
 
 /// Why a closed invoice run needs someone.
@@ -140,7 +151,11 @@ impl InvoiceRuns {
     /// `stored` update, sent with the start). A repeated call for the same invoice attaches to
     /// the running run and gets the same answer; a run of that id that has closed is
     /// [`RunError::AlreadyExists`].
-    pub async fn create(&self, input: &InvoiceWorkflowInput) -> Result<StatusView, RunError> {
+    pub async fn create(
+        &self,
+        input: &InvoiceWorkflowInput,
+        summary: RunSummary,
+    ) -> Result<StatusView, RunError> {
         let client = self.client().await?;
         let settings = self.connection.settings();
         let workflow_id = invoice_workflow_id(input.org_id, input.invoice_id);
@@ -151,6 +166,8 @@ impl InvoiceRuns {
         )
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
         .update_id(STORED_UPDATE_ID.to_owned())
+        .static_summary(summary.summary)
+        .static_details(summary.details)
         .build();
         let request = ActorRequest { actor: input.actor.clone(), reason: None };
         let call = client.execute_update_with_start_workflow(
@@ -192,47 +209,53 @@ impl InvoiceRuns {
         let turns = self.turns.clone();
         let limits = self.limits;
         let (answer, answered) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            let workflow_id = run.workflow_id();
-            let deadline = Instant::now() + limits.turn_wait;
-            let turn = match turns.take(&workflow_id, deadline).await {
-                Ok(turn) => turn,
-                Err(e) => {
-                    let _ = answer.send(Err(match e {
-                        TurnError::Busy => RunError::Busy,
-                        TurnError::Saturated => RunError::unavailable(e),
-                        TurnError::Database(e) => RunError::Internal(anyhow::Error::new(e)),
-                    }));
-                    return;
+        tokio::spawn(
+            async move {
+                let workflow_id = run.workflow_id();
+                let deadline = Instant::now() + limits.turn_wait;
+                let turn = match turns.take(&workflow_id, deadline).await {
+                    Ok(turn) => turn,
+                    Err(e) => {
+                        let _ = answer.send(Err(match e {
+                            TurnError::Busy => RunError::Busy,
+                            TurnError::Saturated => RunError::unavailable(e),
+                            TurnError::Database(e) => RunError::Internal(anyhow::Error::new(e)),
+                        }));
+                        return;
+                    }
+                };
+                let handle = client.get_workflow_handle::<InvoiceWorkflow>(&workflow_id);
+                let options =
+                    WorkflowExecuteUpdateOptions::builder().maybe_update_id(update_id).build();
+                let mut pause = Duration::from_millis(20);
+                loop {
+                    let call = handle.execute_update(update(), input.clone(), options.clone());
+                    let mut call = std::pin::pin!(call);
+                    match tokio::time::timeout(limits.answer_wait, &mut call).await {
+                        Ok(Err(e))
+                            if RunError::is_busy(&e) && Instant::now() + pause < deadline =>
+                        {
+                            // Jittered, so that a burst does not come back as one burst.
+                            let jitter = rand::random_range(0..=pause.as_millis() as u64);
+                            tokio::time::sleep(pause + Duration::from_millis(jitter)).await;
+                            pause = (pause * 2).min(Duration::from_millis(400));
+                        }
+                        Ok(result) => {
+                            let _ = answer.send(result.map_err(RunError::from_update));
+                            break;
+                        }
+                        Err(_) => {
+                            let _ = answer.send(Err(RunError::Timeout));
+                            let _ = tokio::time::timeout(TURN_HOLD_AFTER_TIMEOUT, call).await;
+                            break;
+                        }
+                    }
                 }
-            };
-            let handle = client.get_workflow_handle::<InvoiceWorkflow>(&workflow_id);
-            let options =
-                WorkflowExecuteUpdateOptions::builder().maybe_update_id(update_id).build();
-            let mut pause = Duration::from_millis(20);
-            loop {
-                let call = handle.execute_update(update(), input.clone(), options.clone());
-                let mut call = std::pin::pin!(call);
-                match tokio::time::timeout(limits.answer_wait, &mut call).await {
-                    Ok(Err(e)) if RunError::is_busy(&e) && Instant::now() + pause < deadline => {
-                        // Jittered, so that a burst does not come back as one burst.
-                        let jitter = rand::random_range(0..=pause.as_millis() as u64);
-                        tokio::time::sleep(pause + Duration::from_millis(jitter)).await;
-                        pause = (pause * 2).min(Duration::from_millis(400));
-                    }
-                    Ok(result) => {
-                        let _ = answer.send(result.map_err(RunError::from_update));
-                        break;
-                    }
-                    Err(_) => {
-                        let _ = answer.send(Err(RunError::Timeout));
-                        let _ = tokio::time::timeout(TURN_HOLD_AFTER_TIMEOUT, call).await;
-                        break;
-                    }
-                }
+                turn.release().await;
             }
-            turn.release().await;
-        });
+            // In the request's span: the update carries its trace context to the run.
+            .instrument(tracing::Span::current()),
+        );
         answered
             .await
             .map_err(|_| RunError::Internal(anyhow::anyhow!("the update task ended unanswered")))?
@@ -263,19 +286,25 @@ impl InvoiceRuns {
     /// Tells the run the client opened the hosted page, without making the client wait.
     pub fn record_view(&self, run: InvoiceRun, device: Device) {
         let runs = self.clone();
-        tokio::spawn(async move {
-            let Ok(client) = runs.client().await else { return };
-            let handle = client.get_workflow_handle::<InvoiceWorkflow>(run.workflow_id());
-            let view = PageView { device };
-            let signal =
-                handle.signal(InvoiceWorkflow::record_view, view, WorkflowSignalOptions::default());
-            // A finished run (paid long ago) no longer counts views; nothing to do about it.
-            if let Err(e) =
-                within("signal", signal).await.and_then(|r| r.map_err(RunError::unavailable))
-            {
-                tracing::debug!(error = %e, invoice.id = %run.invoice_id, "view not recorded");
+        tokio::spawn(
+            async move {
+                let Ok(client) = runs.client().await else { return };
+                let handle = client.get_workflow_handle::<InvoiceWorkflow>(run.workflow_id());
+                let view = PageView { device };
+                let signal = handle.signal(
+                    InvoiceWorkflow::record_view,
+                    view,
+                    WorkflowSignalOptions::default(),
+                );
+                // A finished run (paid long ago) no longer counts views; nothing to do about it.
+                if let Err(e) =
+                    within("signal", signal).await.and_then(|r| r.map_err(RunError::unavailable))
+                {
+                    tracing::debug!(error = %e, invoice.id = %run.invoice_id, "view not recorded");
+                }
             }
-        });
+            .instrument(tracing::Span::current()),
+        );
     }
 
     /// Whether the invoice's latest run closed without completing.

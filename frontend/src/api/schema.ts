@@ -608,6 +608,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/support/codec-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Opens a codec session for the Temporal UI: sets the `invoices_codec` cookie (HttpOnly, path
+         *     `/codec`, 8 hours) that the UI sends to the codec server. Support staff only; recorded.
+         */
+        post: operations["start_codec_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/support/invoices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Finds invoices by number across organisations (support staff only; recorded). */
+        get: operations["support_find_invoices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/support/invoices/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Any organisation's invoice, with its run and a link to it in the Temporal UI (support staff
+         *     only; recorded).
+         */
+        get: operations["support_get_invoice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/support/invoices/{id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Any organisation's invoice timeline (support staff only; recorded). */
+        get: operations["support_get_timeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/support/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the caller is platform support staff: 200 if so, 403 otherwise. Reads nothing of
+         *     any organisation, so it is not recorded.
+         */
+        get: operations["support_me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/webhooks/stripe": {
         parameters: {
             query?: never;
@@ -772,6 +866,13 @@ export interface components {
              */
             payments: string;
             temporal: string;
+        };
+        /** @description A codec session opened. */
+        CodecSession: {
+            /** @description Where to point the Temporal UI's codec server setting (with cross-origin credentials). */
+            codecEndpoint: string;
+            /** Format: date-time */
+            expiresAt: string;
         };
         Cohort: {
             /**
@@ -1450,6 +1551,43 @@ export interface components {
             /** Format: int64 */
             version: number;
         };
+        /** @description An invoice as support sees it: its organisation, the invoice, and its run. */
+        SupportInvoice: {
+            invoice: components["schemas"]["InvoiceView"];
+            /** Format: uuid */
+            orgId: string;
+            orgName: string;
+            run: components["schemas"]["SupportRun"];
+        };
+        /** @description A match of [`support_find_invoices`]. */
+        SupportInvoiceMatch: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            number?: string | null;
+            /** Format: uuid */
+            orgId: string;
+            orgName: string;
+            status: string;
+        };
+        /** @description The caller, when they are support staff (the web app shows its support page then). */
+        SupportMe: {
+            email: string;
+            /** @description Where runs are read (`TEMPORAL_UI_URL`), if configured. */
+            temporalUiUrl?: string | null;
+        };
+        /** @description The invoice's workflow, and where to read it. */
+        SupportRun: {
+            /** @description Set when the latest run closed without completing (failed, timed out, terminated). */
+            failure?: string | null;
+            /**
+             * @description The run's page in the Temporal UI (`TEMPORAL_UI_URL`), decoded there through the codec
+             *     server for support staff.
+             */
+            temporalUiUrl?: string | null;
+            workflowId: string;
+        };
         TimelineEntry: {
             /** @description `user:<id>`, `api_key:<id>`, `system`, `client`, `stripe` or `test_checkout`. */
             actor: string;
@@ -1465,7 +1603,7 @@ export interface components {
          * @description The names of [`TimelineEvent`]s, as stored in `invoice_events.kind`.
          * @enum {string}
          */
-        TimelineKind: "created" | "draft_updated" | "edit_failed" | "finalize_requested" | "finalized" | "pdf_rendered" | "email_sent" | "email_failed" | "reminder_sent" | "reminder_failed" | "receipt_sent" | "receipt_failed" | "failed" | "retry_requested" | "status_changed" | "voided" | "payment_recorded" | "refund_recorded" | "payment_failed" | "checkout_started" | "checkout_failed" | "viewed";
+        TimelineKind: "created" | "draft_updated" | "edit_failed" | "finalize_requested" | "finalized" | "pdf_rendered" | "email_sent" | "email_failed" | "reminder_sent" | "reminder_failed" | "receipt_sent" | "receipt_failed" | "failed" | "retry_requested" | "status_changed" | "voided" | "payment_recorded" | "refund_recorded" | "payment_failed" | "checkout_started" | "checkout_failed" | "viewed" | "email_bounced" | "email_complained";
         /** @description An invoice whose run needs someone. */
         TroubledRun: {
             clientName: string;
@@ -4166,6 +4304,227 @@ export interface operations {
             };
         };
     };
+    start_codec_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodecSession"];
+                };
+            };
+            /** @description No token, or a token that is invalid or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    support_find_invoices: {
+        parameters: {
+            query: {
+                /** @description An invoice number as the client quotes it (e.g. `INV-2026-00042`), in any organisation. */
+                number: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportInvoiceMatch"][];
+                };
+            };
+            /** @description Malformed JSON or query string */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or a token that is invalid or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Input that does not validate (field errors in `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    support_get_invoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportInvoice"];
+                };
+            };
+            /** @description No token, or a token that is invalid or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    support_get_timeline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelineEntry"][];
+                };
+            };
+            /** @description No token, or a token that is invalid or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    support_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportMe"];
+                };
+            };
+            /** @description No token, or a token that is invalid or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     stripe_webhook: {
         parameters: {
             query?: never;
@@ -4335,4 +4694,4 @@ export const paymentMethodValues: ReadonlyArray<FlattenedDeepRequired<components
 export const paymentProviderValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PaymentProvider"]> = ["stripe", "local"];
 export const problemValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Problem"]> = ["needs_attention", "failed", "timed_out", "terminated"];
 export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["viewer", "accountant", "admin", "owner"];
-export const timelineKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TimelineKind"]> = ["created", "draft_updated", "edit_failed", "finalize_requested", "finalized", "pdf_rendered", "email_sent", "email_failed", "reminder_sent", "reminder_failed", "receipt_sent", "receipt_failed", "failed", "retry_requested", "status_changed", "voided", "payment_recorded", "refund_recorded", "payment_failed", "checkout_started", "checkout_failed", "viewed"];
+export const timelineKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TimelineKind"]> = ["created", "draft_updated", "edit_failed", "finalize_requested", "finalized", "pdf_rendered", "email_sent", "email_failed", "reminder_sent", "reminder_failed", "receipt_sent", "receipt_failed", "failed", "retry_requested", "status_changed", "voided", "payment_recorded", "refund_recorded", "payment_failed", "checkout_started", "checkout_failed", "viewed", "email_bounced", "email_complained"];

@@ -5,12 +5,14 @@ import { NavLink, Outlet, useNavigate } from "react-router-dom";
 import { can, useAuth } from "../auth/AuthContext";
 import { VerifyEmailBanner } from "../auth/EmailVerification";
 import { useLiveStatus } from "../live/live";
+import { useSupport } from "../support/Support";
 
 export function Layout() {
   const { me, logout, switchOrganization } = useAuth();
   const live = useLiveStatus();
   const navigate = useNavigate();
   const [menu, setMenu] = useState(false);
+  const support = useSupport();
   if (!me) return null;
   return (
     <div className="app">
@@ -25,6 +27,7 @@ export function Layout() {
           <NavLink to="/analytics">Analytics</NavLink>
           {can(me.role, "admin") && <NavLink to="/ops">Ops</NavLink>}
           <NavLink to="/settings">Settings</NavLink>
+          {support.data && <NavLink to="/support">Support</NavLink>}
         </nav>
         <span className={`live live-${live}`} title="Live updates" data-testid="live-status">
           {live === "live" ? "● live" : live === "off" ? "" : "○ " + live}

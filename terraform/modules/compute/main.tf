@@ -33,11 +33,16 @@ locals {
     STORAGE_BACKEND = "s3"
     S3_BUCKET       = var.pdf_bucket_name
     AWS_REGION      = local.region
+    # Traces over OTLP/HTTP to a collector (an ADOT sidecar, say); empty: none.
+    OTEL_EXPORTER_OTLP_ENDPOINT = var.otlp_endpoint
   }
 
   # invoice-api (also the migration task, whose command line parses the same configuration).
   api_environment = {
     API_ADDR = "0.0.0.0:8080"
+    # The Temporal UI support staff use (run links, the codec server's CORS origin); https.
+    TEMPORAL_UI_URL   = var.temporal_ui_url
+    OTEL_SERVICE_NAME = "invoice-api"
     # Its own port, open to nothing outside the task (the security group admits 8080 only).
     API_METRICS_ADDR                     = "0.0.0.0:9464"
     DATABASE_MAX_CONNECTIONS             = "10"
@@ -66,12 +71,15 @@ locals {
   # invoice-worker.
   worker_environment = {
     METRICS_ADDR                    = "0.0.0.0:9465"
+    OTEL_SERVICE_NAME               = "invoice-worker"
     TEMPORAL_CONNECT_TIMEOUT_SECS   = "60"
     WORKER_DATABASE_MAX_CONNECTIONS = "10"
     EMAIL_BACKEND                   = "ses"
     EMAIL_FROM                      = var.email_from
     EMAIL_DAILY_QUOTA_PER_ORG       = tostring(var.email_daily_quota_per_org)
     SES_CONFIGURATION_SET           = var.ses_configuration_set
+    # Bounces and complaints: the timeline, needs_attention and the suppressed addresses.
+    SES_EVENTS_QUEUE_URL = var.ses_events_queue_url
     # The task queue's backlog, printed every minute in CloudWatch's embedded metric format:
     # the awslogs driver ships it and the worker_backlog policy below scales on it.
     BACKLOG_REPORT_SECONDS   = "60"
@@ -85,6 +93,7 @@ locals {
   # is left out of the task definition.
   shared_secrets = {
     DATABASE_URL                  = var.secret_arns["DATABASE_URL"]
+    PAYLOAD_ENCRYPTION_KEYS       = var.secret_arns["PAYLOAD_ENCRYPTION_KEYS"]
     TEMPORAL_API_KEY              = lookup(var.secret_arns, "TEMPORAL_API_KEY", null)
     TEMPORAL_TLS_CLIENT_CERT_DATA = lookup(var.secret_arns, "TEMPORAL_TLS_CLIENT_CERT_DATA", null)
     TEMPORAL_TLS_CLIENT_KEY_DATA  = lookup(var.secret_arns, "TEMPORAL_TLS_CLIENT_KEY_DATA", null)
@@ -292,6 +301,11 @@ data "aws_iam_policy_document" "worker" {
     sid       = "SendEmail"
     actions   = ["ses:SendEmail", "ses:SendRawEmail"]
     resources = [var.ses_identity_arn, var.ses_configuration_set_arn]
+  }
+  statement {
+    sid       = "ReadSesEvents"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    resources = [var.ses_events_queue_arn]
   }
 }
 

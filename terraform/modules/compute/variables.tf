@@ -221,6 +221,16 @@ variable "ses_configuration_set" {
   type        = string
 }
 
+variable "ses_events_queue_url" {
+  description = "SES_EVENTS_QUEUE_URL: the queue of SES bounce and complaint events the worker reads."
+  type        = string
+}
+
+variable "ses_events_queue_arn" {
+  description = "ARN of the SES events queue (the worker receives and deletes its messages)."
+  type        = string
+}
+
 variable "ses_configuration_set_arn" {
   description = "ARN of the SES configuration set."
   type        = string
@@ -235,4 +245,16 @@ variable "email_daily_quota_per_org" {
   description = "EMAIL_DAILY_QUOTA_PER_ORG."
   type        = number
   default     = 500
+}
+
+variable "otlp_endpoint" {
+  description = "OTEL_EXPORTER_OTLP_ENDPOINT: an OpenTelemetry collector's OTLP/HTTP endpoint for traces (e.g. an ADOT sidecar, http://127.0.0.1:4318); empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "temporal_ui_url" {
+  description = "TEMPORAL_UI_URL: the Temporal UI support staff read runs in (https, e.g. https://temporal.example.com on the API's site, so the codec cookie reaches it); empty for none."
+  type        = string
+  default     = ""
 }

@@ -26,6 +26,16 @@ output "events_queue_name" {
   value       = aws_sqs_queue.events.name
 }
 
+output "events_queue_url" {
+  description = "SES_EVENTS_QUEUE_URL for the worker, which reads the bounces and complaints."
+  value       = aws_sqs_queue.events.url
+}
+
+output "events_queue_arn" {
+  description = "ARN of the events queue (for the worker's sqs:ReceiveMessage permission)."
+  value       = aws_sqs_queue.events.arn
+}
+
 output "events_dlq_name" {
   description = "The dead-letter queue of the events queue (for the alarms)."
   value       = aws_sqs_queue.events_dlq.name

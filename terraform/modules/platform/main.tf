@@ -87,6 +87,8 @@ module "compute" {
   email_from                = var.email_from
   ses_configuration_set     = module.email.configuration_set_name
   ses_configuration_set_arn = module.email.configuration_set_arn
+  ses_events_queue_url      = module.email.events_queue_url
+  ses_events_queue_arn      = module.email.events_queue_arn
   ses_identity_arn          = module.email.identity_arn
 }
 

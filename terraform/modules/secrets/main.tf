@@ -58,6 +58,30 @@ resource "aws_secretsmanager_secret_version" "jwt" {
   secret_string = random_password.jwt.result
 }
 
+# The key sealing every workflow payload (PAYLOAD_ENCRYPTION_KEYS, `<id>:<base64>`), made once.
+# Rotation is by hand and keeps the old keys (the runs sealed with them must stay readable):
+# put "k2:<new>,k1:<old>" into the secret and redeploy; Terraform leaves the value alone after
+# the first apply.
+resource "random_bytes" "payload_key" {
+  length = 32
+}
+
+resource "aws_secretsmanager_secret" "payload_keys" {
+  #checkov:skip=CKV2_AWS_57:A rotated payload key must be added in front of the old ones, never replace them (runs sealed with the old key would become unreadable); rotation is the procedure in docs/OPERATIONS.md, not a Lambda.
+  name        = "${var.name}/PAYLOAD_ENCRYPTION_KEYS"
+  description = "AES-256-GCM keys sealing workflow payloads in Temporal: the first encrypts, all decrypt"
+  kms_key_id  = var.kms_key_arn
+}
+
+resource "aws_secretsmanager_secret_version" "payload_keys" {
+  secret_id     = aws_secretsmanager_secret.payload_keys.id
+  secret_string = "k1:${random_bytes.payload_key.base64}"
+  lifecycle {
+    # Operators rotate it (new key first, old ones kept); a later apply must not undo that.
+    ignore_changes = [secret_string]
+  }
+}
+
 resource "aws_secretsmanager_secret" "external" {
   #checkov:skip=CKV2_AWS_57:These values are issued by Stripe and Temporal Cloud; AWS cannot rotate them, so they are rotated at the issuer and put here by hand.
   for_each    = local.external

@@ -5,6 +5,8 @@ output "arns" {
     {
       DATABASE_URL = aws_secretsmanager_secret.database_url.arn
       JWT_SECRET   = aws_secretsmanager_secret.jwt.arn
+      # The API, the worker and the migrate task (which reads the API's whole configuration).
+      PAYLOAD_ENCRYPTION_KEYS = aws_secretsmanager_secret.payload_keys.arn
     },
     { for name, secret in aws_secretsmanager_secret.external : name => secret.arn },
   )

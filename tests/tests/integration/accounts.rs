@@ -244,6 +244,15 @@ async fn workflow_history(workflow_id: &str) -> String {
     .await
     .expect("history")
     .into_inner();
+    // Opened with the tests' payload keys, as the worker reads it.
+    let mut history = history.history.expect("a history");
+    let codec = invoice_service::codec::EncryptionCodec(crate::common::payload_keys());
+    let context = temporalio_common::data_converters::SerializationContextData::Workflow(
+        temporalio_common::data_converters::WorkflowSerializationContext::new(),
+    );
+    temporalio_common::payload_visitor::decode_payloads(&mut history, &codec, &context)
+        .await
+        .expect("the payloads open");
     format!("{history:?}")
 }
 

@@ -24,6 +24,7 @@ const SAFE: &[(&str, &str)] = &[
     // Nothing listens there: a start that got past the checks keeps retrying instead of exiting.
     ("TEMPORAL_ADDRESS", "127.0.0.1:9"),
     ("TEMPORAL_TLS", "true"),
+    ("PAYLOAD_ENCRYPTION_KEYS", "2026-12:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
     ("API_ADDR", "127.0.0.1:0"),
     ("LOG_FORMAT", "json"),
 ];
@@ -113,6 +114,17 @@ fn refusals() -> Vec<(&'static [&'static str], Vec<Change>, &'static str)> {
             BOTH,
             vec![("DATABASE_URL", Some("postgres://invoices@db/invoices?sslmode=prefer"))],
             "DATABASE_URL",
+        ),
+        (BOTH, vec![("PAYLOAD_ENCRYPTION_KEYS", None)], "PAYLOAD_ENCRYPTION_KEYS"),
+        (BOTH, vec![("PAYLOAD_ENCRYPTION_KEYS", Some(" "))], "PAYLOAD_ENCRYPTION_KEYS"),
+        (BOTH, vec![("PAYLOAD_ENCRYPTION_KEYS", Some("k1:c2hvcnQ="))], "PAYLOAD_ENCRYPTION_KEYS"),
+        (
+            BOTH,
+            vec![(
+                "PAYLOAD_ENCRYPTION_KEYS",
+                Some("dev-only-1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+            )],
+            "PAYLOAD_ENCRYPTION_KEYS",
         ),
         (BOTH, vec![("TEMPORAL_TLS", None)], "TEMPORAL_TLS"),
         (BOTH, vec![("TEMPORAL_TLS", Some("false"))], "TEMPORAL_TLS"),

@@ -780,6 +780,7 @@ fn record(time_zone: &str, due_date: NaiveDate, offsets: &[i32]) -> InvoiceRecor
         reminder_offsets: offsets.to_vec(),
         stored: Default::default(),
         existing: None,
+        client_name: "Acme".to_owned(),
     }
 }
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use invoice_domain::{
-    Actor, Currency, CustomerId, Decimal4, Device, InvoiceId, InvoiceStatus, NextActionKind, OrgId,
-    PaymentMethod, PaymentProvider, TimelineEvent,
+    Actor, Currency, CustomerId, Decimal4, Device, EmailKind, InvoiceId, InvoiceStatus,
+    NextActionKind, OrgId, PaymentMethod, PaymentProvider, TimelineEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +109,10 @@ pub struct InvoiceRecord {
     /// finalization the old run stored are not lost with its history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub existing: Option<StoredInvoice>,
+    /// The customer's name, for the run's current details in the Temporal UI (sealed). Empty in
+    /// records stored before it was kept.
+    #[serde(default)]
+    pub client_name: String,
 }
 
 /// An invoice row an earlier run of the same workflow stored.
@@ -186,6 +190,47 @@ pub struct PaymentFailure {
 #[serde(rename_all = "camelCase")]
 pub struct PageView {
     pub device: Device,
+}
+
+/// What a client's mail server or mailbox said about an email we sent (SES's bounce and
+/// complaint events), matched to the email by its provider message id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailFeedback {
+    /// SES's feedback id: an event delivered twice is recorded once.
+    pub feedback_id: String,
+    /// Which of the invoice's emails it was.
+    pub email: EmailKind,
+    /// The address that bounced or complained.
+    pub to: String,
+    pub message_id: String,
+    pub outcome: FeedbackOutcome,
+}
+
+/// A bounce or a complaint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum FeedbackOutcome {
+    #[serde(rename_all = "camelCase")]
+    Bounce {
+        /// A permanent bounce (no such mailbox): the address is suppressed. A transient one
+        /// (mailbox full, after SES's own retries) is only shown.
+        permanent: bool,
+        bounce_type: String,
+        detail: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Complaint { feedback_type: Option<String> },
+}
+
+impl EmailFeedback {
+    /// Whether no more email should go to the address (and an open invoice needs someone).
+    pub fn suppresses(&self) -> bool {
+        match &self.outcome {
+            FeedbackOutcome::Bounce { permanent, .. } => *permanent,
+            FeedbackOutcome::Complaint { .. } => true,
+        }
+    }
 }
 
 /// The payer asked to pay what is due (the hosted page's Pay button).

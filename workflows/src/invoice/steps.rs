@@ -486,6 +486,8 @@ async fn try_project(ctx: &mut Ctx) -> WorkflowResult<bool> {
     let run_id = ctx.run_id().to_owned();
     let projection = ctx.state_mut(|w| w.state.projection(&run_id, at));
     ctx.upsert_search_attributes(ctx.state(search_attributes::updates));
+    // Not a command: the Temporal UI asks for it (and nothing is recorded in the history).
+    ctx.set_current_details(ctx.state(|w| w.state.current_details()));
     let options = options::projection();
     match ctx.execute_local_activity(RecordProjection, projection.clone(), options).await {
         Ok(()) => Ok(true),

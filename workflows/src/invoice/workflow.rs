@@ -13,8 +13,9 @@ use temporalio_workflow::{
 
 use super::messages::Stage;
 use super::messages::{
-    ActorRequest, CheckoutOutcome, CheckoutRequest, DraftEdit, InvoiceWorkflowInput, PageView,
-    PaymentFailure, PaymentOutcome, PaymentRequest, RefundRequest, ScheduleView, StatusView,
+    ActorRequest, CheckoutOutcome, CheckoutRequest, DraftEdit, EmailFeedback, InvoiceWorkflowInput,
+    PageView, PaymentFailure, PaymentOutcome, PaymentRequest, RefundRequest, ScheduleView,
+    StatusView,
 };
 use super::state::{Command, InvoiceState};
 use super::steps::{self, utc};
@@ -217,6 +218,16 @@ impl InvoiceWorkflow {
     pub async fn record_view(ctx: &mut WorkflowContext<Self>, view: PageView) {
         let at = steps::now(ctx);
         if ctx.state_mut(|w| w.state.record_view(view.device, at)) {
+            steps::project_from_handler(ctx).await;
+        }
+    }
+
+    /// The client's mail server bounced one of the invoice's emails, or the client marked it
+    /// as spam (the worker reads SES's events and signals them here). Recorded once per event.
+    #[signal]
+    pub async fn record_email_feedback(ctx: &mut WorkflowContext<Self>, feedback: EmailFeedback) {
+        let at = steps::now(ctx);
+        if ctx.state_mut(|w| w.state.email_feedback(feedback, at)) {
             steps::project_from_handler(ctx).await;
         }
     }

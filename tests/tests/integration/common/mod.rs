@@ -25,10 +25,20 @@ pub(crate) fn temporal_address() -> String {
         .expect("TEMPORAL_ADDRESS is not set: run the tests with `make test`, which starts a Temporal dev server")
 }
 
-/// A client of the harness's Temporal server, as the binaries connect.
+/// The payload keys of every test's API and worker: runs in tests are sealed as in
+/// production (`PAYLOAD_ENCRYPTION_KEYS`).
+pub(crate) const PAYLOAD_KEYS: &str = "test-1:dGVzdC1wYXlsb2FkLWtleS0wMTIzNDU2Nzg5YWJjZGU=";
+
+pub(crate) fn payload_keys() -> invoice_service::codec::PayloadKeys {
+    invoice_service::codec::PayloadKeys::parse(PAYLOAD_KEYS).unwrap()
+}
+
+/// A client of the harness's Temporal server, as the binaries connect (with their keys).
 pub(crate) async fn temporal_client() -> temporalio_client::Client {
     let settings =
-        invoice_service::TemporalSettings::plain(&temporal_address(), "default", "unused").unwrap();
+        invoice_service::TemporalSettings::plain(&temporal_address(), "default", "unused")
+            .unwrap()
+            .with_payload_keys(Some(payload_keys()));
     invoice_service::temporal::connect(&settings, Duration::from_secs(10)).await.unwrap()
 }
 
@@ -48,6 +58,7 @@ pub(crate) fn test_config() -> Config {
             address: Some(temporal_address()),
             namespace: Some("default".into()),
             task_queue: format!("test-{}", uuid::Uuid::new_v4()),
+            payload_encryption_keys: Some(PAYLOAD_KEYS.into()),
         },
         auth: AuthConfig::for_tests(JWT_SECRET),
         // One proxy in front (tests send X-Forwarded-For), and limits no ordinary test reaches;

@@ -56,7 +56,7 @@ impl Drop for ApiProcess {
 }
 
 /// The URL of the per-test database behind `db`.
-fn database_url(db: &PgPool) -> String {
+pub(crate) fn database_url(db: &PgPool) -> String {
     let name = db.connect_options().get_database().expect("test database name").to_owned();
     let base = required_env("DATABASE_URL");
     let (server, _) = base.rsplit_once('/').expect("DATABASE_URL has a database");
@@ -123,6 +123,7 @@ impl Stack {
             ("APP_ENV", "test".to_owned()),
             ("TEMPORAL_ADDRESS", super::temporal_address()),
             ("TEMPORAL_TASK_QUEUE", app.task_queue.clone()),
+            ("PAYLOAD_ENCRYPTION_KEYS", super::PAYLOAD_KEYS.to_owned()),
             ("DATABASE_URL", db_url),
             ("WORKER_DATABASE_MAX_CONNECTIONS", "4".into()),
             ("STORAGE_BACKEND", "s3".into()),

@@ -26,9 +26,9 @@ use super::activities::{
 };
 use super::keys;
 use super::messages::{
-    ActorRequest, CheckoutSession, ContinuedRun, DraftEdit, InvoiceRecord, InvoiceWorkflowInput,
-    MAX_HISTORY_EVENTS, NextAction, PaymentOutcome, PaymentRequest, ProjectedEvent, Projection,
-    ScheduleView, Stage, StatusView,
+    ActorRequest, CheckoutSession, ContinuedRun, DraftEdit, EmailFeedback, FeedbackOutcome,
+    InvoiceRecord, InvoiceWorkflowInput, MAX_HISTORY_EVENTS, NextAction, PaymentOutcome,
+    PaymentRequest, ProjectedEvent, Projection, ScheduleView, Stage, StatusView,
 };
 use super::schedule::{self, ReminderSlot};
 
@@ -131,6 +131,14 @@ pub(super) struct InvoiceState {
     projection_refused: Option<String>,
     /// Bumped by every change the main loop must look at, so it wakes up.
     wakeups: u64,
+    /// Bounce and complaint events recorded (SES feedback ids): one delivered twice counts
+    /// once. Absent from states handed over before bounces were read.
+    #[serde(default)]
+    feedback_seen: BTreeSet<String>,
+    /// The invoice needs attention because the client's address bounced (or complained): a
+    /// resend that goes through, a retry or the payment clears it.
+    #[serde(default)]
+    bounced: bool,
 }
 
 impl InvoiceState {
@@ -167,6 +175,8 @@ impl InvoiceState {
             pending_payments: Vec::new(),
             projection_refused: None,
             wakeups: 0,
+            feedback_seen: BTreeSet::new(),
+            bounced: false,
         }
     }
 
@@ -319,6 +329,29 @@ impl InvoiceState {
         }
     }
 
+    /// What the Temporal UI shows as the run's current details (the `__temporal_workflow_metadata`
+    /// query, sealed like every payload): the number, status, client and money, so support reads
+    /// the run like the invoice. (The static summary set at the start holds no client data: the
+    /// 1.1.1 client does not pass it through the payload codec.)
+    pub(super) fn current_details(&self) -> String {
+        let number = self.number.as_deref().unwrap_or("Draft (not numbered yet)");
+        let status = self.view().status;
+        let Some(record) = &self.record else { return format!("**{number}** · {status}") };
+        let amount = |minor| invoice_domain::format_amount(minor, record.currency);
+        let mut details = format!(
+            "**{number}** · {status} · {}\n\ntotal {} · paid {} · due now {} · due date {}",
+            record.client_name,
+            amount(self.total()),
+            amount(self.amount_paid),
+            amount(self.due()),
+            record.due_date
+        );
+        if let Some(reason) = &self.view().attention_reason {
+            details.push_str(&format!("\n\nNeeds attention: {reason}"));
+        }
+        details
+    }
+
     /// Where the money leaves the invoice, when nothing else decides its status.
     fn settled_status(&self) -> InvoiceStatus {
         if self.record.is_some() && self.amount_paid >= self.total() {
@@ -327,6 +360,15 @@ impl InvoiceState {
             InvoiceStatus::PartiallyPaid
         } else {
             InvoiceStatus::Open
+        }
+    }
+
+    /// The status of a sent invoice that is being collected, from its money and the clock.
+    fn collecting_status(&self) -> InvoiceStatus {
+        match self.settled_status() {
+            InvoiceStatus::Open if self.overdue_marked => InvoiceStatus::Overdue,
+            InvoiceStatus::Open => InvoiceStatus::Sent,
+            status => status,
         }
     }
 
@@ -631,6 +673,70 @@ impl InvoiceState {
         true
     }
 
+    /// A bounce or complaint for one of the invoice's emails (the worker reads SES's events).
+    /// It goes on the timeline; an address that bounced for good or complained about an
+    /// invoice or reminder puts an unpaid invoice in `needs_attention` until someone corrects
+    /// the address and resends it (or ops retry, which resends). True when it was new.
+    pub(super) fn email_feedback(&mut self, feedback: EmailFeedback, at: DateTime<Utc>) -> bool {
+        if !self.feedback_seen.insert(feedback.feedback_id.clone()) {
+            return false;
+        }
+        let suppresses = feedback.suppresses();
+        let (to, email) = (feedback.to, feedback.email);
+        let (actor, event, why) = match feedback.outcome {
+            FeedbackOutcome::Bounce { permanent, bounce_type, detail } => {
+                let why = match &detail {
+                    Some(detail) => format!("the client's address {to} bounced ({detail})"),
+                    None => format!("the client's address {to} bounced"),
+                };
+                let event = TimelineEvent::EmailBounced {
+                    kind: email,
+                    to: to.clone(),
+                    message_id: feedback.message_id,
+                    bounce_type,
+                    permanent,
+                    detail,
+                };
+                // The client's mail server answered.
+                (Actor::System, event, why)
+            }
+            FeedbackOutcome::Complaint { feedback_type } => {
+                let why = format!("the client marked our email to {to} as spam");
+                let event = TimelineEvent::EmailComplained {
+                    kind: email,
+                    to: to.clone(),
+                    message_id: feedback.message_id,
+                    feedback_type,
+                };
+                (Actor::Client, event, why)
+            }
+        };
+        self.push(actor, event, at);
+        let collecting = matches!(
+            self.status,
+            InvoiceStatus::Sent | InvoiceStatus::Overdue | InvoiceStatus::PartiallyPaid
+        );
+        if suppresses && email != EmailKind::Receipt && collecting && !self.is_voiding() {
+            self.status = InvoiceStatus::NeedsAttention;
+            self.attention_reason = Some(format!(
+                "{why}: no more email goes to it; correct the customer's email, then resend"
+            ));
+            self.bounced = true;
+            self.wakeups += 1;
+        }
+        true
+    }
+
+    /// An invoice or reminder email went through: an earlier bounce no longer holds the
+    /// invoice up.
+    fn clear_bounce(&mut self) {
+        if self.bounced {
+            self.bounced = false;
+            self.attention_reason = None;
+            self.status = self.collecting_status();
+        }
+    }
+
     /// The update answers with the invoice as it will be (void); the main loop voids it.
     pub(super) fn request_void(&mut self, req: ActorRequest) -> StatusView {
         self.request = Request::Void(req);
@@ -662,12 +768,21 @@ impl InvoiceState {
         self.status = InvoiceStatus::Void;
         self.voided_at = Some(at);
         self.commands.clear();
+        if std::mem::take(&mut self.bounced) {
+            self.attention_reason = None;
+        }
         self.retire_checkouts();
         self.push(actor, TimelineEvent::Voided { reason }, at);
         true
     }
 
     pub(super) fn next_command(&mut self) -> Option<Command> {
+        // Ops retried an invoice held up by a bounce: the retry is sending it again (to the
+        // customer's address as it is now).
+        if self.bounced && self.request == Request::Retry {
+            self.request = Request::None;
+            self.commands.push_front(Command::Resend(Actor::System));
+        }
         self.commands.pop_front()
     }
 
@@ -687,6 +802,7 @@ impl InvoiceState {
     }
 
     pub(super) fn command_sent(&mut self, command: Command, sent: SentEmail, at: DateTime<Utc>) {
+        self.clear_bounce();
         let (actor, event) = match command {
             Command::Resend(actor) => (
                 actor,
@@ -737,6 +853,11 @@ impl InvoiceState {
     /// Reminders whose time has come. After an outage several slots may have passed: they
     /// collapse into one reminder, so the client never gets a burst.
     pub(super) fn take_due_reminder(&mut self, now: DateTime<Utc>) -> Option<DueReminder> {
+        // Not to an address that bounced: the reminders wait (and collapse into one) until the
+        // address is corrected and the invoice resent.
+        if self.bounced {
+            return None;
+        }
         let start = self.reminders_done.min(self.reminders.len());
         let due: Vec<ReminderSlot> =
             self.reminders[start..].iter().take_while(|slot| slot.at <= now).copied().collect();

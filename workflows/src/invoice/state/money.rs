@@ -38,6 +38,8 @@ impl InvoiceState {
             self.paid_at = Some(p.paid_at);
             // Paying is final: nothing pending may follow it.
             self.commands.clear();
+            // Paid: the bounced address no longer holds anything up.
+            self.clear_bounce();
         } else if self.status != InvoiceStatus::NeedsAttention {
             self.status = InvoiceStatus::PartiallyPaid;
         }

@@ -11,8 +11,9 @@ use proptest::prelude::*;
 use super::{CheckoutPlan, Command, DraftOutcome, InvoiceState, Request};
 use crate::invoice::activities::{Finalized, RenderedPdf, SentEmail};
 use crate::invoice::messages::{
-    ActorRequest, InvoiceContent, InvoiceRecord, InvoiceWorkflowInput, LineContent, PaymentFailure,
-    PaymentRequest, RefundRequest, StoredInvoice, StoredPayments,
+    ActorRequest, EmailFeedback, FeedbackOutcome, InvoiceContent, InvoiceRecord,
+    InvoiceWorkflowInput, LineContent, PaymentFailure, PaymentRequest, RefundRequest,
+    StoredInvoice, StoredPayments,
 };
 use crate::invoice::refusal::RefusalCode;
 
@@ -59,6 +60,7 @@ fn record(total: i64, stored: StoredPayments) -> InvoiceRecord {
         reminder_offsets: vec![-3, 0, 3, 7, 14],
         stored,
         existing: None,
+        client_name: "Acme Corp".into(),
     }
 }
 
@@ -269,6 +271,79 @@ fn a_failed_step_parks_until_retried_or_voided() {
     assert_eq!(refusal(s.validate_retry()), RefusalCode::NotRetryable);
     s.retry_started();
     assert_eq!((s.status(), s.request()), (InvoiceStatus::Open, &Request::None));
+}
+
+fn bounce(id: &str, email: EmailKind, permanent: bool) -> EmailFeedback {
+    EmailFeedback {
+        feedback_id: id.into(),
+        email,
+        to: "a@b.c".into(),
+        message_id: "m".into(),
+        outcome: FeedbackOutcome::Bounce {
+            permanent,
+            bounce_type: if permanent { "Permanent/General" } else { "Transient/MailboxFull" }
+                .into(),
+            detail: Some("smtp; 550 5.1.1 user unknown".into()),
+        },
+    }
+}
+
+#[test]
+fn a_bounced_invoice_needs_attention_until_a_resend_goes_through() {
+    let mut s = sent_invoice(1000);
+    // A transient bounce is only shown.
+    assert!(s.email_feedback(bounce("f1", EmailKind::Invoice, false), t0()));
+    assert_eq!(s.status(), InvoiceStatus::Sent);
+    // A permanent one holds the invoice up, once however often it is delivered.
+    assert!(s.email_feedback(bounce("f2", EmailKind::Invoice, true), t0()));
+    assert!(!s.email_feedback(bounce("f2", EmailKind::Invoice, true), t0()));
+    let view = s.view();
+    assert_eq!(view.status, InvoiceStatus::NeedsAttention);
+    assert!(view.attention_reason.unwrap().contains("a@b.c bounced (smtp; 550"));
+    // What the Temporal UI shows as the run's current details.
+    let details = s.current_details();
+    assert!(details.starts_with("**INV-2026-00001** · needs_attention · Acme Corp"), "{details}");
+    assert!(
+        details.contains("total $10.00 · paid $0.00 · due now $10.00 · due date 2026-12-01"),
+        "{details}"
+    );
+    assert!(details.contains("Needs attention: the client's address a@b.c bounced"), "{details}");
+    assert!(s.next_action().is_none());
+    let late: DateTime<Utc> = "2026-12-20T12:00:00Z".parse().unwrap();
+    assert!(s.take_due_reminder(late).is_none(), "no reminders to an address that bounced");
+    let events = s.projection("run", t0()).events;
+    assert_eq!(events.iter().filter(|e| e.event.kind().as_str() == "email_bounced").count(), 2);
+    // A payment of part keeps it waiting; the resend that goes through clears it.
+    s.apply_payment(payment("p1", 100), t0());
+    assert_eq!(s.status(), InvoiceStatus::NeedsAttention);
+    s.validate_sendable("resend").unwrap();
+    s.queue(Command::Resend(Actor::System));
+    let resend = s.next_command().unwrap();
+    s.command_sent(resend, sent(), t0());
+    assert_eq!((s.status(), s.view().attention_reason), (InvoiceStatus::PartiallyPaid, None));
+    // The reminders held back collapse into one.
+    let due = s.take_due_reminder(late).unwrap();
+    assert_eq!(due.collapsed.len(), 4);
+}
+
+#[test]
+fn a_retry_of_a_bounced_invoice_resends_it_and_a_receipt_bounce_holds_nothing_up() {
+    let mut s = sent_invoice(1000);
+    let complaint = EmailFeedback {
+        outcome: FeedbackOutcome::Complaint { feedback_type: Some("abuse".into()) },
+        ..bounce("c1", EmailKind::Reminder, true)
+    };
+    s.email_feedback(complaint, t0());
+    assert!(s.view().attention_reason.unwrap().contains("as spam"));
+    s.validate_retry().unwrap();
+    s.request_retry(Actor::System, t0());
+    assert_eq!(s.next_command(), Some(Command::Resend(Actor::System)));
+    assert_eq!(s.request(), &Request::None);
+    // Paid in full: nothing is held up any more, whatever bounces later.
+    s.apply_payment(payment("p1", 1000), t0());
+    assert_eq!((s.status(), s.view().attention_reason), (InvoiceStatus::Paid, None));
+    s.email_feedback(bounce("f3", EmailKind::Receipt, true), t0());
+    assert_eq!(s.status(), InvoiceStatus::Paid);
 }
 
 #[test]
