@@ -22,13 +22,18 @@ pub(super) fn requested(headers: &HeaderMap) -> bool {
 
 /// The refresh token the browser sent as the cookie, if any.
 pub(super) fn read(headers: &HeaderMap) -> Option<String> {
+    read_named(headers, NAME)
+}
+
+/// The value of the cookie `name` the browser sent, if any and not empty.
+pub(crate) fn read_named(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == NAME && !value.is_empty())
+        .find(|(found, value)| *found == name && !value.is_empty())
         .map(|(_, value)| value.to_owned())
 }
 

@@ -5,7 +5,7 @@
 //! with the least role it needs; the organisation id in [`Auth`] scopes every query.
 
 pub mod account_email;
-mod cookie;
+pub(crate) mod cookie;
 pub mod jwt;
 pub mod password;
 pub mod routes;

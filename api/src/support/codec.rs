@@ -17,8 +17,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, AUTHORIZATION, CONTENT_TYPE, COOKIE,
-    ORIGIN, SET_COOKIE, VARY,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, AUTHORIZATION, CONTENT_TYPE, ORIGIN,
+    SET_COOKIE, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -173,7 +173,7 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> ApiResult<Support> {
     {
         return from_access_token(state, token).await;
     }
-    let Some(secret) = read_cookie(headers) else {
+    let Some(secret) = crate::auth::cookie::read_named(headers, COOKIE_NAME) else {
         return Err(ApiError::unauthorized(
             "missing_token",
             "Open a codec session from the web app's support page, or send `Authorization: Bearer <token>`.",
@@ -189,17 +189,6 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> ApiResult<Support> {
     .fetch_optional(&state.db)
     .await?;
     row.map(|r| Support { user_id: r.id, email: r.email }).ok_or_else(not_support)
-}
-
-fn read_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == COOKIE_NAME && !value.is_empty())
-        .map(|(_, value)| value.to_owned())
 }
 
 /// The CORS preflight: answered for the Temporal UI's origin only.

@@ -225,27 +225,8 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link_and_every_sessio
 
 /// A workflow's history, as its Debug text.
 async fn workflow_history(workflow_id: &str) -> String {
-    use temporalio_client::grpc::WorkflowService;
-    use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
-    use temporalio_common::protos::temporal::api::workflowservice::v1::GetWorkflowExecutionHistoryRequest;
-    let mut client = crate::common::temporal_client().await;
-    let request = GetWorkflowExecutionHistoryRequest {
-        namespace: "default".into(),
-        execution: Some(WorkflowExecution {
-            workflow_id: workflow_id.into(),
-            run_id: String::new(),
-        }),
-        ..Default::default()
-    };
-    let history = WorkflowService::get_workflow_execution_history(
-        &mut client,
-        temporalio_client::tonic::Request::new(request),
-    )
-    .await
-    .expect("history")
-    .into_inner();
     // Opened with the tests' payload keys, as the worker reads it.
-    let mut history = history.history.expect("a history");
+    let mut history = crate::common::stored_history(workflow_id).await;
     let codec = invoice_service::codec::EncryptionCodec(crate::common::payload_keys());
     let context = temporalio_common::data_converters::SerializationContextData::Workflow(
         temporalio_common::data_converters::WorkflowSerializationContext::new(),

@@ -12,9 +12,6 @@ use prost::Message as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use temporalio_client::grpc::WorkflowService;
-use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
-use temporalio_common::protos::temporal::api::workflowservice::v1::GetWorkflowExecutionHistoryRequest;
 
 use crate::common::stack::{Stack, binary, database_url};
 use crate::common::{JWT_SECRET, User};
@@ -39,24 +36,7 @@ fn support_command(db: &PgPool, args: &[&str]) -> (bool, String) {
 
 /// The run's whole history as the server stores it (no codec on this read).
 async fn raw_history(workflow_id: &str) -> Vec<u8> {
-    let mut client = crate::common::temporal_client().await;
-    let request = GetWorkflowExecutionHistoryRequest {
-        namespace: "default".into(),
-        execution: Some(WorkflowExecution {
-            workflow_id: workflow_id.into(),
-            run_id: String::new(),
-        }),
-        maximum_page_size: 1000,
-        ..Default::default()
-    };
-    let history = WorkflowService::get_workflow_execution_history(
-        &mut client,
-        temporalio_client::tonic::Request::new(request),
-    )
-    .await
-    .expect("history")
-    .into_inner();
-    history.history.expect("a history").encode_to_vec()
+    crate::common::stored_history(workflow_id).await.encode_to_vec()
 }
 
 /// The first event's input and the run's static summary, as Temporal's JSON payloads (what

@@ -23,6 +23,7 @@ use invoice_domain::{
     Actor, CustomerId, Decimal4, EmailKind, InvoiceId, InvoiceStatus, NextActionKind, OrgId,
     PaymentMethod, TimelineKind, UserId,
 };
+use invoice_service::codec::{EncryptionCodec, PayloadKeys};
 use invoice_workflows::InvoiceWorkflow;
 use invoice_workflows::invoice::RefusalCode;
 use invoice_workflows::invoice::messages::{
@@ -36,6 +37,9 @@ use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
     WorkflowHandle, WorkflowHistory, WorkflowIdReusePolicy, WorkflowQueryOptions,
     WorkflowStartOptions,
+};
+use temporalio_common::data_converters::{
+    DataConverter, DefaultFailureConverter, PayloadConverter,
 };
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
@@ -634,7 +638,6 @@ async fn missed_reminder_slots_collapse_into_one_after_an_outage() -> anyhow::Re
     Ok(())
 }
 
-/// Every history in `tests/histories/` still replays against today's workflow code.
 #[tokio::test]
 async fn a_partial_refund_reopens_a_paid_invoice_until_paid_again() -> anyhow::Result<()> {
     let env = TestEnv::start().await?;
@@ -732,13 +735,31 @@ fn the_fakes_answer_under_their_contracts_names() {
     }
 }
 
+/// Every history in `tests/histories/` still replays against today's workflow code.
 #[tokio::test]
 async fn replays_recorded_histories() -> anyhow::Result<()> {
+    replay_recorded(DataConverter::default()).await
+}
+
+/// The histories were recorded before payloads were sealed: a worker that seals them
+/// (`PAYLOAD_ENCRYPTION_KEYS`) still replays them, reading their plain payloads as they are.
+#[tokio::test]
+async fn recorded_plain_histories_replay_with_payloads_sealed() -> anyhow::Result<()> {
+    let keys = PayloadKeys::parse("test-1:dGVzdC1wYXlsb2FkLWtleS0wMTIzNDU2Nzg5YWJjZGU=")?;
+    let sealing = DataConverter::new(
+        PayloadConverter::default(),
+        DefaultFailureConverter::default(),
+        EncryptionCodec(keys),
+    );
+    replay_recorded(sealing).await
+}
+
+async fn replay_recorded(converter: DataConverter) -> anyhow::Result<()> {
     let files = recorded_histories()?;
     ensure!(!files.is_empty(), "no histories in {}", histories_dir().display());
     let histories =
         files.iter().map(|file| load_history(file)).collect::<anyhow::Result<Vec<_>>>()?;
-    let failures = replay(histories).await?;
+    let failures = replay_with(histories, converter).await?;
     let failed: Vec<String> = files
         .iter()
         .zip(failures)
@@ -1018,7 +1039,18 @@ fn load_history(file: &Path) -> anyhow::Result<WorkflowHistory> {
 
 /// Replays `histories` against `InvoiceWorkflow`; one entry per history, `Some` if it failed.
 async fn replay(histories: Vec<WorkflowHistory>) -> anyhow::Result<Vec<Option<String>>> {
-    let options = WorkflowReplayerOptions::new().register_workflow::<InvoiceWorkflow>()?.build();
+    replay_with(histories, DataConverter::default()).await
+}
+
+/// [`replay`], reading payloads through `converter`.
+async fn replay_with(
+    histories: Vec<WorkflowHistory>,
+    converter: DataConverter,
+) -> anyhow::Result<Vec<Option<String>>> {
+    let options = WorkflowReplayerOptions::new()
+        .register_workflow::<InvoiceWorkflow>()?
+        .data_converter(converter)
+        .build();
     let replayer = WorkflowReplayer::new(options)?;
     let results = replayer.replay_workflows(histories).await?;
     Ok(results.into_iter().map(|r| r.replay_failure.map(|f| f.to_string())).collect())

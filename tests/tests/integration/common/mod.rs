@@ -42,6 +42,33 @@ pub(crate) async fn temporal_client() -> temporalio_client::Client {
     invoice_service::temporal::connect(&settings, Duration::from_secs(10)).await.unwrap()
 }
 
+/// A workflow's whole history as the server stores it: sealed payloads stay sealed.
+pub(crate) async fn stored_history(
+    workflow_id: &str,
+) -> temporalio_common::protos::temporal::api::history::v1::History {
+    use temporalio_client::grpc::WorkflowService;
+    use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::GetWorkflowExecutionHistoryRequest;
+    let mut client = temporal_client().await;
+    let request = GetWorkflowExecutionHistoryRequest {
+        namespace: "default".into(),
+        execution: Some(WorkflowExecution {
+            workflow_id: workflow_id.into(),
+            run_id: String::new(),
+        }),
+        maximum_page_size: 1000,
+        ..Default::default()
+    };
+    let history = WorkflowService::get_workflow_execution_history(
+        &mut client,
+        temporalio_client::tonic::Request::new(request),
+    )
+    .await
+    .expect("history")
+    .into_inner();
+    history.history.expect("a history")
+}
+
 /// The API's configuration in tests: the Temporal server `make test` started, a fresh task
 /// queue, local storage, the local payment provider.
 pub(crate) fn test_config() -> Config {
