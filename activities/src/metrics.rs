@@ -1,6 +1,7 @@
 //! The worker's own Prometheus metrics, served by the worker binary on `METRICS_ADDR`: emails
-//! by kind and outcome, bounce and complaint events, PDF render times, and the task queue's
-//! backlog (worker/src/backlog.rs). Every name starts with `invoice_worker_`; alert rules and
+//! by provider, kind and outcome, bounce and complaint events, PDF render times, invoices by
+//! status transition, activity runs by outcome, and the task queue's backlog
+//! (worker/src/backlog.rs). Every name starts with `invoice_worker_`; alert rules and
 //! dashboards query these names, so keep them.
 
 use std::time::Duration;
@@ -40,6 +41,31 @@ impl EmailOutcome {
     }
 }
 
+/// How one activity attempt ended, as counted by [`WorkerMetrics::activity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivityOutcome {
+    /// Returned a result.
+    Completed,
+    /// Failed; Temporal retries it with backoff.
+    Retryable,
+    /// Failed for good: the workflow sees the failure (an invoice needing attention).
+    NonRetryable,
+    /// Stopped because it was cancelled (the workflow no longer wants it, or shutdown).
+    Cancelled,
+}
+
+impl ActivityOutcome {
+    /// Its label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Retryable => "retryable",
+            Self::NonRetryable => "non_retryable",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
 const FEEDBACK_TYPES: [&str; 2] = ["bounce", "complaint"];
 const FEEDBACK_OUTCOMES: [&str; 2] = ["recorded", "unmatched"];
 
@@ -48,6 +74,8 @@ pub struct WorkerMetrics {
     registry: Registry,
     emails: IntCounterVec,
     render: Histogram,
+    transitions: IntCounterVec,
+    activities: IntCounterVec,
     backlog: IntGaugeVec,
     backlog_age: GaugeVec,
     feedback: IntCounterVec,
@@ -70,8 +98,8 @@ impl WorkerMetrics {
         let registry = Registry::new_custom(Some("invoice_worker".into()), None)
             .expect("a valid metrics prefix");
         let emails = IntCounterVec::new(
-            Opts::new("emails_total", "Email sends, by kind and outcome"),
-            &["kind", "outcome"],
+            Opts::new("emails_total", "Email sends, by provider (ses, smtp), kind and outcome"),
+            &["provider", "kind", "outcome"],
         )
         .expect("valid metric");
         let buckets = vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -96,6 +124,23 @@ impl WorkerMetrics {
             &["type"],
         )
         .expect("valid metric");
+        let transitions = IntCounterVec::new(
+            Opts::new(
+                "invoice_transitions_total",
+                "Invoices moving from one status to another, as projected to Postgres",
+            ),
+            &["from", "to"],
+        )
+        .expect("valid metric");
+        let activities = IntCounterVec::new(
+            Opts::new(
+                "activities_total",
+                "Activity attempts run by this worker, by activity type and outcome (completed, \
+                 retryable, non_retryable, cancelled)",
+            ),
+            &["activity", "outcome"],
+        )
+        .expect("valid metric");
         let feedback = IntCounterVec::new(
             Opts::new(
                 "email_feedback_total",
@@ -115,14 +160,26 @@ impl WorkerMetrics {
             feedback: register(&registry, feedback),
             emails: register(&registry, emails),
             render: register(&registry, render),
+            transitions: register(&registry, transitions),
+            activities: register(&registry, activities),
             backlog: register(&registry, backlog),
             backlog_age: register(&registry, backlog_age),
             registry,
         }
     }
 
-    pub(crate) fn email(&self, kind: EmailKind, outcome: EmailOutcome) {
-        self.emails.with_label_values(&[kind.as_str(), outcome.as_str()]).inc();
+    pub(crate) fn email(&self, provider: &str, kind: EmailKind, outcome: EmailOutcome) {
+        self.emails.with_label_values(&[provider, kind.as_str(), outcome.as_str()]).inc();
+    }
+
+    /// An invoice's status changed from `from` to `to`.
+    pub(crate) fn transition(&self, from: &str, to: &str) {
+        self.transitions.with_label_values(&[from, to]).inc();
+    }
+
+    /// One attempt of the activity `activity_type` ended with `outcome`.
+    pub fn activity(&self, activity_type: &str, outcome: ActivityOutcome) {
+        self.activities.with_label_values(&[activity_type, outcome.as_str()]).inc();
     }
 
     pub(crate) fn rendered(&self, took: Duration) {

@@ -2,6 +2,7 @@
 //! binary wires it to config, telemetry and signals; integration tests use the same function
 //! so they exercise exactly what production runs.
 
+mod activity_outcomes;
 pub mod backlog;
 pub mod feedback;
 mod metrics;
@@ -86,9 +87,11 @@ pub fn build_worker(
     task_queue: &str,
     invoices: InvoiceActivities,
 ) -> Result<Worker, BuildWorkerError> {
+    let counted = activity_outcomes::CountActivities(invoices.metrics.clone());
     let mut options = WorkerOptions::new(task_queue)
         .graceful_shutdown_period(GRACEFUL_SHUTDOWN_PERIOD)
         .max_cached_workflows(CACHED_WORKFLOWS)
+        .activity_inbound_interceptor(counted)
         .register_activities(invoices);
     if traces_on() {
         // Temporal's tracing plugin: spans for the workflow, its handlers and each activity it

@@ -163,7 +163,7 @@ impl InvoiceActivities {
             Err(e) if e.is_permanent() => EmailOutcome::Refused,
             Err(_) => EmailOutcome::Failed,
         };
-        self.metrics.email(input.kind, outcome);
+        self.metrics.email(self.mailer.provider(), input.kind, outcome);
         // In the activity's span: with traces on, the line carries the trace id.
         tracing::info!(kind = input.kind.as_str(), ?outcome, "email step done");
         sent.map_err(|e| failure(e.is_permanent(), e))
@@ -218,7 +218,11 @@ impl InvoiceActivities {
     ) -> Result<(), ActivityError> {
         // A projection Postgres refuses for good fails for good: the workflow parks the
         // invoice (`record_attention`) instead of retrying a write that cannot pass.
-        records::project(&self.db, &input).await.map_err(record_error)
+        let from = records::project(&self.db, &input).await.map_err(record_error)?;
+        if let Some(from) = from.filter(|from| from != input.status.as_str()) {
+            self.metrics.transition(&from, input.status.as_str());
+        }
+        Ok(())
     }
 
     #[activity(definition = invoice_workflows::invoice::activities::RecordAttention)]

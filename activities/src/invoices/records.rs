@@ -450,20 +450,27 @@ const ATTENTION_REASON_MAX_CHARS: usize = 2000;
 
 /// Writes the workflow's view of the invoice. A projection older than what the row already
 /// shows does not touch the row; its events and payments are still stored (each at most once).
+///
+/// Answers the status the row had before, when this projection updated it (for the transition
+/// metric), or `None` when the row already showed a newer version.
 #[tracing::instrument(name = "postgres", skip_all, fields(db.system = "postgresql", db.operation = "record_projection"))]
-pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
+pub async fn project(db: &PgPool, p: &Projection) -> Result<Option<String>, RecordError> {
     let (org_id, invoice_id) = (p.org_id.uuid(), p.invoice_id.uuid());
     let version =
         i64::try_from(p.version).map_err(|_| RecordError::Permanent("version overflow".into()))?;
     let next_action = p.next_action.as_ref().map(|a| json!(a));
     let mut tx = db.begin().await?;
-    sqlx::query!(
-        "UPDATE invoices SET status = $3, amount_paid = $4, attention_reason = $5, next_action = $6,
-                pdf_key = COALESCE($7, pdf_key), sent_at = COALESCE($8, sent_at), paid_at = $9, voided_at = $10,
+    // `before` reads the row as the statement starts, taking no lock: the workflow is the one
+    // writer of these columns, so nothing else moves the status in between.
+    let previous = sqlx::query_scalar!(
+        "UPDATE invoices AS i SET status = $3, amount_paid = $4, attention_reason = $5, next_action = $6,
+                pdf_key = COALESCE($7, i.pdf_key), sent_at = COALESCE($8, i.sent_at), paid_at = $9, voided_at = $10,
                 version = $11, updated_at = now(), checkout = $12,
                 -- Voiding revokes the hosted page.
-                public_token = CASE WHEN $3 = 'void' THEN NULL ELSE public_token END
-         WHERE org_id = $1 AND id = $2 AND version < $11",
+                public_token = CASE WHEN $3 = 'void' THEN NULL ELSE i.public_token END
+         FROM (SELECT id, status FROM invoices WHERE org_id = $1 AND id = $2) AS before
+         WHERE i.org_id = $1 AND i.id = before.id AND i.version < $11
+         RETURNING before.status AS \"status!\"",
         org_id,
         invoice_id,
         p.status.as_str(),
@@ -477,7 +484,7 @@ pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
         version,
         p.checkout.as_ref().map(|c| json!(c))
     )
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
     for payment in &p.payments {
         sqlx::query!(
@@ -507,7 +514,7 @@ pub async fn project(db: &PgPool, p: &Projection) -> Result<(), RecordError> {
             .await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(previous)
 }
 
 /// The dedup key of a timeline event: its run and its place in that run. (Runs projected before

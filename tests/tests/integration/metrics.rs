@@ -127,7 +127,8 @@ async fn the_api_reports_its_metrics_on_their_own_listener(db: PgPool) {
 }
 
 /// The worker's metrics, scraped from the real binary while it sends an invoice: the email by
-/// kind and outcome, the PDF's render time, and every worker metric the alert rules name.
+/// provider, kind and outcome, the PDF's render time, the invoice's transitions, the activity
+/// attempts, and every worker metric the alert rules name.
 #[sqlx::test(migrator = "invoice_api::MIGRATOR")]
 async fn the_worker_reports_its_metrics(db: PgPool) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -151,8 +152,19 @@ async fn the_worker_reports_its_metrics(db: PgPool) {
         .text()
         .await
         .unwrap();
-    let sent = [("kind", "invoice"), ("outcome", "sent")];
+    let sent = [("provider", "ses"), ("kind", "invoice"), ("outcome", "sent")];
     assert_eq!(sample(&text, "invoice_worker_emails_total", &sent), Some(1.0), "{text}");
+    // The invoice's path, one transition at a time, and each activity attempt by outcome.
+    let to_sent = [("from", "open"), ("to", "sent")];
+    assert_eq!(
+        sample(&text, "invoice_worker_invoice_transitions_total", &to_sent),
+        Some(1.0),
+        "{text}"
+    );
+    let emailed = [("activity", "send_invoice_email"), ("outcome", "completed")];
+    assert_eq!(sample(&text, "invoice_worker_activities_total", &emailed), Some(1.0), "{text}");
+    let rendered = [("activity", "render_invoice_pdf"), ("outcome", "completed")];
+    assert_eq!(sample(&text, "invoice_worker_activities_total", &rendered), Some(1.0), "{text}");
     assert_eq!(sample(&text, "invoice_worker_pdf_render_seconds_count", &[]), Some(1.0), "{text}");
     // The queue's backlog, read from Temporal when the worker started.
     let workflow = [("type", "workflow")];
