@@ -21,6 +21,7 @@ use invoice_workflows::account::{
 use invoice_workflows::invoice::messages::{
     ActorRequest, INVOICE_WORKFLOW_TYPE, InvoiceWorkflowInput, PageView, StatusView,
 };
+use invoice_workflows::invoice::search_attributes;
 use invoice_workflows::{invoice_workflow_id, org_workflow_prefix, parse_invoice_workflow_id};
 use sqlx::PgPool;
 use temporalio_client::errors::WorkflowInteractionError;
@@ -37,6 +38,7 @@ use temporalio_common::protos::temporal::api::enums::v1::{EventType, ResetReappl
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
     GetWorkflowExecutionHistoryRequest, ResetWorkflowExecutionRequest,
 };
+use temporalio_common::search_attributes::SearchAttributes;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -166,6 +168,7 @@ impl InvoiceRuns {
         )
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
         .update_id(STORED_UPDATE_ID.to_owned())
+        .search_attributes(SearchAttributes::new(search_attributes::at_start(input)))
         .static_summary(summary.summary)
         .static_details(summary.details)
         .build();
@@ -339,8 +342,10 @@ impl InvoiceRuns {
     ) -> Result<BTreeMap<InvoiceId, (RunFailure, DateTime<Utc>)>, RunError> {
         let client = self.client().await?;
         let prefix = org_workflow_prefix(org_id);
+        // The organisation's own runs, found by Temporal's visibility store (each run carries
+        // `OrgId` from its start), not filtered here out of every tenant's.
         let query = format!(
-            "WorkflowType = '{INVOICE_WORKFLOW_TYPE}' AND WorkflowId STARTS_WITH '{prefix}' \
+            "WorkflowType = '{INVOICE_WORKFLOW_TYPE}' AND OrgId = '{org_id}' \
              AND ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated')"
         );
         let mut stream =
