@@ -40,6 +40,7 @@ use invoice_service::TemporalSettings;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -114,6 +115,9 @@ pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn(web::security_headers))
         .layer(DefaultBodyLimit::max(body_limit_bytes))
+        // gzip or Brotli, as the client accepts: JSON lists and the web app's JavaScript shrink
+        // to a fifth or less. Tiny bodies, images, PDFs and event streams go as they are.
+        .layer(CompressionLayer::new().compress_when(compress_when()))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
@@ -138,6 +142,13 @@ pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
             ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
         .with_state(state)
+}
+
+/// Which responses are compressed: tower-http's defaults (not under 32 bytes, not images,
+/// gRPC or event streams), and not PDFs, which are compressed inside already.
+fn compress_when() -> impl tower_http::compression::Predicate {
+    use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+    DefaultPredicate::new().and(NotForContentType::const_new("application/pdf"))
 }
 
 /// Creates the database if it does not exist yet, then applies pending migrations.

@@ -1,9 +1,8 @@
 // Routes: the public pages (sign-up, login, the password reset and email verification that
 // emailed links open) and the signed-in app inside the layout; all of it once the server's
-// settings (and with them its currency table) are there.
-import { useEffect, type ReactNode } from "react";
+// settings (and with them its currency table) are there. The analytics route loads lazily.
+import { lazy, Suspense, useEffect, type ReactNode } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
-import { Analytics } from "./analytics/Analytics";
 import { AppConfigProvider } from "./appConfig";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { LoginPage, SignupPage } from "./auth/AuthPages";
@@ -19,6 +18,12 @@ import { connectLive, disconnectLive } from "./live/live";
 import { Ops } from "./ops/Ops";
 import { Settings } from "./settings/Settings";
 import { Support } from "./support/Support";
+
+// The analytics page brings ECharts (most of the app's JavaScript): loaded only when opened,
+// so the invoice list's first load does not carry it.
+const Analytics = lazy(() =>
+  import("./analytics/Analytics").then((m) => ({ default: m.Analytics })),
+);
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const { me, loading } = useAuth();
@@ -60,7 +65,14 @@ export function App() {
               <Route path="/customers/:id" element={<CustomerDetail />} />
               <Route path="/settings" element={<Settings />} />
               <Route path="/ops" element={<Ops />} />
-              <Route path="/analytics" element={<Analytics />} />
+              <Route
+                path="/analytics"
+                element={
+                  <Suspense fallback={<Loading />}>
+                    <Analytics />
+                  </Suspense>
+                }
+              />
               <Route path="/support" element={<Support />} />
               <Route path="*" element={<NotFound />} />
             </Route>

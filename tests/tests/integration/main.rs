@@ -11,6 +11,7 @@ mod analytics;
 mod architecture;
 mod auth;
 mod bounces;
+mod compression;
 mod customers;
 mod errors;
 mod invoice_validation;
