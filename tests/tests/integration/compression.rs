@@ -1,5 +1,5 @@
 //! Responses are compressed as the client accepts (gzip or Brotli), and only then: the same
-//! bytes once decompressed, `Vary: Accept-Encoding` for caches, and a PDF left as it is.
+//! bytes once decompressed, and `Vary: Accept-Encoding` for caches.
 
 use std::io::Read as _;
 
